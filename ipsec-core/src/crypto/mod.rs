@@ -1,0 +1,1 @@
+//! IKEv1 crypto suite (placeholder, being written).

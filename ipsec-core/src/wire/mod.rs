@@ -1,0 +1,1 @@
+//! ISAKMP wire codec (placeholder, being written).
