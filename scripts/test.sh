@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine (the README's test command).
+# Installs what the tests need, then: formatting, clippy, the workspace tests
+# (unit, property, known-answer against captures of real peers), and a bounded fuzz run.
+#
+# Environment: FUZZ_SECONDS (default 60) bounds the fuzz run; SKIP_FUZZ=1 skips it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+need_root_for_apt() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "scripts/test.sh: installing system packages needs root (run it with sudo)" >&2
+        exit 1
+    fi
+}
+
+# System packages the tests need (the interop and kernel tests of later issues add
+# strongSwan, qemu, ...). Only what is missing is installed.
+APT_PACKAGES=()
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    step "apt-get install ${missing[*]}"
+    need_root_for_apt
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test --workspace"
+cargo test --workspace --locked
+
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+    step "bounded fuzz run (${FUZZ_SECONDS:-60} s per target)"
+    bash fuzz/run.sh "${FUZZ_SECONDS:-60}"
+fi
+
+step "all tests passed"
