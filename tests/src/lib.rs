@@ -3,7 +3,10 @@
 //! - [`vectors_dir`] / [`vector`]: where the known-answer captures live (`<repo>/vectors`).
 //! - [`pcap`]: read a capture (pcap or pcapng; Ethernet, Linux cooked SLL/SLL2, raw IP) into the
 //!   UDP datagrams (IKE on 500/4500, ESP-in-UDP, NAT-T keepalives) and raw ESP packets it holds.
+//! - [`replay`]: a passive IKEv1 observer that re-derives every key of a capture and decrypts it.
 //! - [`charon_log`]: the hex dumps (`LABEL => N bytes @ 0x...` + rows) of a strongSwan charon log.
+
+pub mod replay;
 
 use std::path::{Path, PathBuf};
 
