@@ -155,7 +155,7 @@ pub struct MessageSummary {
     pub message_id: u32,
     /// Whether it was encrypted.
     pub encrypted: bool,
-    /// Its payloads (after decryption), decoded.
+    /// Its payloads (after decryption), one short description each (see [`describe`]).
     pub payloads: Vec<String>,
 }
 
@@ -288,7 +288,7 @@ pub fn replay(capture: &Capture, secrets: &Secrets) -> Result<Replay, ReplayErro
             exchange: header.exchange_type,
             message_id: header.message_id,
             encrypted: header.flags.encrypted(),
-            payloads: decoded.iter().map(|p| format!("{p:?}")).collect(),
+            payloads: decoded.iter().map(describe).collect(),
         });
 
         if header.message_id == 0 {
@@ -721,4 +721,50 @@ fn decrypt_esp(frame: usize, packet: &[u8], sas: &[QuickMode]) -> Result<EspPack
         next_header,
         inner: plaintext,
     })
+}
+
+/// A one-line description of a payload, for people reading a replay.
+pub fn describe(payload: &Payload<'_>) -> String {
+    use ipsec_core::wire::IdValue;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    match payload {
+        Payload::SecurityAssociation(sa) => {
+            let proposals: Vec<String> = sa
+                .proposals
+                .iter()
+                .map(|p| {
+                    format!(
+                        "#{} {:?} spi={} {} transform(s)",
+                        p.number,
+                        p.protocol,
+                        hex::encode(p.spi),
+                        p.transforms.len()
+                    )
+                })
+                .collect();
+            format!("SA[{}]", proposals.join(", "))
+        }
+        Payload::KeyExchange(ke) => format!("KE({} bytes)", ke.len()),
+        Payload::Identification(id) => match id.value() {
+            Ok(IdValue::Ipv4(a)) => format!("ID(ipv4 {a})"),
+            Ok(IdValue::Ipv6(a)) => format!("ID(ipv6 {a})"),
+            Ok(IdValue::Fqdn(f)) => format!("ID(fqdn {})", text(f)),
+            Ok(IdValue::UserFqdn(f)) => format!("ID(user-fqdn {})", text(f)),
+            Ok(IdValue::KeyId(k)) => format!("ID(key-id {})", text(k)),
+            Ok(other) => format!("ID({other:?})"),
+            Err(e) => format!("ID(invalid: {e})"),
+        },
+        Payload::Hash(h) => format!("HASH({} bytes)", h.len()),
+        Payload::Signature(s) => format!("SIG({} bytes)", s.len()),
+        Payload::Nonce(n) => format!("NONCE({} bytes)", n.len()),
+        Payload::Notification(n) => format!("N({:?})", n.notify_type),
+        Payload::Delete(d) => format!("D({:?}, {} SPI(s))", d.protocol, d.count()),
+        Payload::VendorId(v) => match v.known() {
+            Some(known) => format!("VID({known:?})"),
+            None => "VID(unknown)".to_string(),
+        },
+        Payload::NatD(_) => "NAT-D".to_string(),
+        Payload::NatOa(oa) => format!("NAT-OA({oa:?})"),
+        other => format!("{:?}", other.ty()),
+    }
 }
