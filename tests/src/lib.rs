@@ -39,6 +39,8 @@ pub mod pcap {
     use std::path::Path;
     use std::time::Duration;
 
+    use ipsec_core::wire::framing::{IKE_PORT, NAT_T_PORT};
+    use ipsec_core::wire::{Datagram, classify_nat_t};
     use pcap_file::DataLink;
     use pcap_file::pcap::PcapReader;
     use pcap_file::pcapng::{Block, PcapNgReader};
@@ -70,42 +72,43 @@ pub mod pcap {
     }
 
     impl UdpDatagram {
-        fn uses_port(&self, port: u16) -> bool {
-            self.src.port() == port || self.dst.port() == port
+        /// The codec's view of this datagram (RFC 3948 demultiplexing, done by
+        /// `ipsec_core::wire::framing`): port 4500 on either side means NAT-T framing.
+        fn classified(&self) -> Option<Datagram<'_>> {
+            let nat_t = self.src.port() == NAT_T_PORT || self.dst.port() == NAT_T_PORT;
+            if nat_t {
+                classify_nat_t(&self.payload).ok()
+            } else if self.src.port() == IKE_PORT || self.dst.port() == IKE_PORT {
+                (self.payload != [0xff]).then_some(Datagram::Ike(&self.payload))
+            } else {
+                None
+            }
         }
 
         pub fn kind(&self) -> UdpKind {
-            let p = &self.payload;
-            if p.len() == 1 && p[0] == 0xff {
-                return UdpKind::NatKeepalive;
-            }
-            if self.uses_port(4500) {
-                if p.len() >= 4 && p[..4] == [0, 0, 0, 0] {
-                    UdpKind::Ike
-                } else if p.len() >= 8 {
-                    UdpKind::EspInUdp
-                } else {
-                    UdpKind::Other
-                }
-            } else if self.uses_port(500) {
-                UdpKind::Ike
-            } else {
-                UdpKind::Other
+            match self.classified() {
+                Some(Datagram::Ike(_)) => UdpKind::Ike,
+                Some(Datagram::Esp { .. }) => UdpKind::EspInUdp,
+                Some(Datagram::NatKeepalive) => UdpKind::NatKeepalive,
+                None if self.payload == [0xff] => UdpKind::NatKeepalive,
+                None => UdpKind::Other,
             }
         }
 
         /// The ISAKMP message (the non-ESP marker removed on port 4500), if this is one.
         pub fn ike(&self) -> Option<&[u8]> {
-            match self.kind() {
-                UdpKind::Ike if self.uses_port(4500) => Some(&self.payload[4..]),
-                UdpKind::Ike => Some(&self.payload),
+            match self.classified() {
+                Some(Datagram::Ike(m)) => Some(m),
                 _ => None,
             }
         }
 
         /// The ESP packet (from the SPI on), if this is ESP-in-UDP.
         pub fn esp(&self) -> Option<&[u8]> {
-            (self.kind() == UdpKind::EspInUdp).then_some(&self.payload[..])
+            match self.classified() {
+                Some(Datagram::Esp { packet, .. }) => Some(packet),
+                _ => None,
+            }
         }
     }
 
