@@ -192,6 +192,9 @@ fn prf_from_negotiated_hash() {
     assert_eq!(HashAlgorithm::from_ike_id(2), Some(HashAlgorithm::Sha1));
     assert_eq!(HashAlgorithm::from_ike_id(4), Some(HashAlgorithm::Sha256));
     assert_eq!(HashAlgorithm::from_ike_id(3), None); // Tiger
+    assert_eq!(Prf::from_ike_hash_id(4), Some(Prf::HmacSha256));
+    assert_eq!(Prf::from_ike_hash_id(1), Some(Prf::HmacMd5));
+    assert_eq!(Prf::from_ike_hash_id(3), None);
     assert!(matches!(
         Prf::negotiated(HashAlgorithm::Sha1, Some(1)),
         Err(CryptoError::Unsupported(_))

@@ -10,8 +10,8 @@
 
 use ipsec_core::crypto::esp::{EspEncryption, EspIntegrity, EspTransform, split_keymat};
 use ipsec_core::crypto::ikev1::{
-    IvChain, Phase1Auth, Phase1Keys, Phase1Transcript, informational_hash, keymat, qm_hash1,
-    qm_hash2, qm_hash3,
+    IvChain, Phase1Auth, Phase1Keys, Phase1Transcript, informational_hash, keymat, phase2_iv,
+    qm_hash1, qm_hash2, qm_hash3,
 };
 use ipsec_core::crypto::{Cipher, HashAlgorithm, Prf, Secret, ct_eq};
 
@@ -32,6 +32,8 @@ const ESP_FRAME_11: &str = "5053b40000000001bb09a89198c55f5dd52fd57863aaac7e2d15
 
 /// One charon hex dump: "<label> => N bytes @ 0x..." followed by "  off: XX XX ...  ascii".
 struct Dump {
+    /// 0-based line of the "=> N bytes" header.
+    line: usize,
     label: String,
     bytes: Vec<u8>,
 }
@@ -50,12 +52,13 @@ fn message(line: &str) -> &str {
 fn parse_dumps(log: &str) -> Vec<Dump> {
     let mut dumps: Vec<Dump> = Vec::new();
     let mut in_dump = false;
-    for line in log.lines() {
+    for (lineno, line) in log.lines().enumerate() {
         let msg = message(line);
         if let Some((label, rest)) = msg.split_once(" => ")
             && rest.contains(" bytes @ ")
         {
             dumps.push(Dump {
+                line: lineno,
                 label: label.trim().to_string(),
                 bytes: Vec::new(),
             });
@@ -82,17 +85,60 @@ fn parse_dumps(log: &str) -> Vec<Dump> {
     dumps
 }
 
-struct Log(Vec<Dump>);
+struct Log {
+    text: String,
+    dumps: Vec<Dump>,
+}
 
 impl Log {
     fn new(text: &str) -> Self {
-        Log(parse_dumps(text))
+        Log {
+            text: text.to_string(),
+            dumps: parse_dumps(text),
+        }
+    }
+
+    /// The payload data of the first NONCE_V1 payload that charon generated (`generating`) or
+    /// parsed (`parsing`): the dump that follows the payload's "rule 10 CHUNK_DATA" line.
+    fn nonce(&self, verb: &str) -> &[u8] {
+        let start = self
+            .text
+            .lines()
+            .position(|l| {
+                l.contains(&format!("{verb} payload of type NONCE_V1"))
+                    || l.contains(&format!("{verb} NONCE_V1 payload,"))
+            })
+            .unwrap_or_else(|| panic!("no {verb} NONCE_V1"));
+        let chunk = self
+            .text
+            .lines()
+            .enumerate()
+            .skip(start)
+            .find(|(_, l)| l.contains("rule 10 CHUNK_DATA"))
+            .map(|(i, _)| i)
+            .expect("nonce CHUNK_DATA rule");
+        &self
+            .dumps
+            .iter()
+            .find(|d| d.line > chunk)
+            .expect("nonce dump")
+            .bytes
+    }
+
+    /// The first message ID other than 0 that has an IV logged (the quick mode).
+    fn first_phase2_mid(&self) -> u32 {
+        self.dumps
+            .iter()
+            .filter_map(|d| d.label.strip_prefix("next IV for MID "))
+            .map(|mid| mid.parse::<u32>().expect("MID"))
+            .find(|&mid| mid != 0)
+            .expect("a phase-2 exchange")
     }
 
     /// The `nth` (0-based) dump with this label.
     fn get(&self, label: &str, nth: usize) -> &[u8] {
         &self
-            .0
+            .dumps
             .iter()
             .filter(|d| d.label == label)
             .nth(nth)
@@ -386,5 +432,248 @@ fn keymat_and_esp_packets() {
             (src == [198, 51, 100, 1] && dst == [203, 0, 113, 1])
                 || (src == [203, 0, 113, 1] && dst == [198, 51, 100, 1])
         );
+    }
+}
+
+/// The settings of one capture directory (from its README).
+struct Capture {
+    dir: &'static str,
+    log: &'static str,
+    psk: &'static str,
+    prf: Prf,
+    hash: HashAlgorithm,
+    cipher: Cipher,
+    public_len: usize,
+    esp: EspTransform,
+    /// Length of the quick-mode DH secret with PFS.
+    pfs_len: Option<usize>,
+}
+
+fn captures() -> Vec<Capture> {
+    use EspEncryption as E;
+    use EspIntegrity as I;
+    let esp = |e, i| EspTransform::new(e, i).unwrap();
+    vec![
+        Capture {
+            dir: "strongswan-mm-psk",
+            log: "kat-charon-a-initiator.log",
+            psk: PSK,
+            prf: Prf::HmacSha256,
+            hash: HashAlgorithm::Sha256,
+            cipher: Cipher::AesCbc128,
+            public_len: 256,
+            esp: esp(E::AesCbc128, I::HmacSha1_96),
+            pfs_len: None,
+        },
+        Capture {
+            dir: "strongswan-am-aes256-sha1-modp1024",
+            log: "initiator.log",
+            psk: "ikv-capture-psk-1",
+            prf: Prf::HmacSha1,
+            hash: HashAlgorithm::Sha1,
+            cipher: Cipher::AesCbc256,
+            public_len: 128,
+            esp: esp(E::AesCbc256, I::HmacSha1_96),
+            pfs_len: None,
+        },
+        Capture {
+            dir: "strongswan-am-keyid-aes128-sha256-modp2048",
+            log: "initiator.log",
+            psk: "ikv-capture-psk-5",
+            prf: Prf::HmacSha256,
+            hash: HashAlgorithm::Sha256,
+            cipher: Cipher::AesCbc128,
+            public_len: 256,
+            esp: esp(E::AesCbc128, I::HmacSha256_128),
+            pfs_len: None,
+        },
+        Capture {
+            dir: "strongswan-mm-3des-md5-modp1536",
+            log: "initiator.log",
+            psk: "ikv-capture-psk-2",
+            prf: Prf::HmacMd5,
+            hash: HashAlgorithm::Md5,
+            cipher: Cipher::TripleDesCbc,
+            public_len: 192,
+            esp: esp(E::TripleDesCbc, I::HmacMd5_96),
+            pfs_len: None,
+        },
+        Capture {
+            dir: "strongswan-mm-3des-sha1-modp2048-pfs",
+            log: "initiator.log",
+            psk: "ikv-capture-psk-4",
+            prf: Prf::HmacSha1,
+            hash: HashAlgorithm::Sha1,
+            cipher: Cipher::TripleDesCbc,
+            public_len: 256,
+            esp: esp(E::AesCbc256, I::HmacSha256_128),
+            pfs_len: Some(256),
+        },
+        Capture {
+            dir: "strongswan-mm-ecp256-pfs",
+            log: "initiator.log",
+            psk: "ikv-capture-psk-3",
+            prf: Prf::HmacSha256,
+            hash: HashAlgorithm::Sha256,
+            cipher: Cipher::AesCbc128,
+            public_len: 64,
+            esp: esp(E::AesGcm16_128, I::None),
+            pfs_len: Some(32),
+        },
+    ]
+}
+
+/// Length of SAi_b at the start of `data`: DOI (4), situation (4), then the chain of
+/// proposal payloads (each with its generic header).
+fn sa_body_len(data: &[u8]) -> usize {
+    8 + payload_chain_len(&data[8..])
+}
+
+/// Every capture (main and aggressive mode; MD5, SHA-1, SHA-256; 3DES with Appendix B
+/// expansion from 16- and 20-byte SKEYID_e, AES-256 from a 20-byte SKEYID_e; PFS with MODP
+/// and ECP; AES-GCM with its salt): the chain from g^xy and the nonces to the ESP keys.
+#[test]
+fn every_capture_derivation_chain() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors");
+    for cap in captures() {
+        let path = format!("{root}/{}/{}", cap.dir, cap.log);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let log = Log::new(&text);
+        let ctx = cap.dir;
+
+        let g_xy = Secret::from_slice(log.get("shared Diffie Hellman secret", 0));
+        let (ni_b, nr_b) = (
+            log.nonce("generating").to_vec(),
+            log.nonce("parsing").to_vec(),
+        );
+        assert!(ni_b.len() >= 8 && nr_b.len() >= 8, "{ctx}: nonces");
+        let data = log.get("HASH_I data", 0);
+        let n = cap.public_len;
+        let t = Phase1Transcript {
+            g_xi: &data[..n],
+            g_xr: &data[n..2 * n],
+            cky_i: data[2 * n..2 * n + 8].try_into().unwrap(),
+            cky_r: data[2 * n + 8..2 * n + 16].try_into().unwrap(),
+            sai_b: &data[2 * n + 16..2 * n + 16 + sa_body_len(&data[2 * n + 16..])],
+        };
+        let idii_b = &data[2 * n + 16 + t.sai_b.len()..];
+
+        let psk = Secret::from(cap.psk);
+        let keys = Phase1Keys::derive(
+            cap.prf,
+            cap.cipher,
+            Phase1Auth::PreSharedKey(&psk),
+            &ni_b,
+            &nr_b,
+            &g_xy,
+            &t.cky_i,
+            &t.cky_r,
+        )
+        .unwrap();
+        let s = &keys.skeyids;
+        assert_eq!(s.skeyid.as_bytes(), log.get("SKEYID", 0), "{ctx}: SKEYID");
+        assert_eq!(
+            s.skeyid_d.as_bytes(),
+            log.get("SKEYID_d", 0),
+            "{ctx}: SKEYID_d"
+        );
+        assert_eq!(
+            s.skeyid_a.as_bytes(),
+            log.get("SKEYID_a", 0),
+            "{ctx}: SKEYID_a"
+        );
+        assert_eq!(
+            s.skeyid_e.as_bytes(),
+            log.get("SKEYID_e", 0),
+            "{ctx}: SKEYID_e"
+        );
+        assert_eq!(
+            keys.encryption_key.as_bytes(),
+            log.get("encryption key Ka", 0),
+            "{ctx}: Ka"
+        );
+        assert_eq!(
+            t.phase1_iv(cap.hash, cap.cipher.block_len()),
+            log.get("initial IV", 0),
+            "{ctx}: initial IV"
+        );
+        assert_eq!(
+            t.hash_i(cap.prf, &s.skeyid, idii_b),
+            log.get("HASH_I", 0),
+            "{ctx}: HASH_I"
+        );
+        let r_data = log.get("HASH_R data", 0);
+        let idir_b = &r_data[2 * n + 16 + t.sai_b.len()..];
+        assert_eq!(
+            t.hash_r(cap.prf, &s.skeyid, idir_b),
+            log.get("HASH_R", 0),
+            "{ctx}: HASH_R"
+        );
+
+        // The first quick-mode IV follows from the final phase-1 IV.
+        let mid = log.first_phase2_mid();
+        let p1_ivs = log
+            .dumps
+            .iter()
+            .filter(|d| d.label == "next IV for MID 0")
+            .count();
+        let last_p1 = log.get("next IV for MID 0", p1_ivs - 1);
+        assert_eq!(
+            phase2_iv(cap.hash, last_p1, mid, cap.cipher.block_len()),
+            log.get(&format!("next IV for MID {mid}"), 0),
+            "{ctx}: phase-2 IV"
+        );
+
+        // Quick mode: HASH(3) and KEYMAT from the SA seeds
+        // ([g(qm)^xy |] protocol | SPI | Ni_b | Nr_b).
+        let pfs_len = cap.pfs_len.unwrap_or(0);
+        let pfs = cap
+            .pfs_len
+            .map(|_| Secret::from_slice(log.get("DH secret", 0)));
+        for dir in ["initiator", "responder"] {
+            let seed = log.get(&format!("{dir} SA seed"), 0);
+            let (gqm, rest) = seed.split_at(pfs_len);
+            if let Some(pfs) = &pfs {
+                assert_eq!(gqm, pfs.as_bytes(), "{ctx}: PFS secret in the seed");
+            }
+            let (proto, spi, nonces) = (rest[0], &rest[1..5], &rest[5..]);
+            let (qni, qnr) = nonces.split_at(nonces.len() / 2);
+            if dir == "initiator" {
+                assert_eq!(
+                    qm_hash3(cap.prf, &s.skeyid_a, mid, qni, qnr),
+                    log.get("Hash(3)", 0),
+                    "{ctx}: HASH(3)"
+                );
+            }
+            let km = keymat(
+                cap.prf,
+                &s.skeyid_d,
+                pfs.as_ref(),
+                proto,
+                spi,
+                qni,
+                qnr,
+                cap.esp.keymat_len(),
+            )
+            .unwrap();
+            let esp = split_keymat(&km, &cap.esp).unwrap();
+            // strongSwan logs the GCM salt as part of the encryption key.
+            let mut enc = esp.encryption.as_bytes().to_vec();
+            if let Some(salt) = &esp.salt {
+                enc.extend_from_slice(salt.as_bytes());
+            }
+            assert_eq!(
+                enc,
+                log.get(&format!("encryption {dir} key"), 0),
+                "{ctx}: {dir} encryption key"
+            );
+            if cap.esp.integrity != EspIntegrity::None {
+                assert_eq!(
+                    esp.integrity.as_bytes(),
+                    log.get(&format!("integrity {dir} key"), 0),
+                    "{ctx}: {dir} integrity key"
+                );
+            }
+        }
     }
 }

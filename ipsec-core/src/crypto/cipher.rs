@@ -193,16 +193,16 @@ impl Cipher {
     }
 }
 
+fn backend_refused() -> CryptoError {
+    CryptoError::Unsupported("CBC key or IV length refused by the cipher backend")
+}
+
 fn cbc_encrypt<C>(key: &[u8], iv: &[u8], buf: &mut [u8]) -> Result<(), CryptoError>
 where
     C: BlockCipherEncrypt + KeyInit,
 {
-    let mut enc =
-        cbc::Encryptor::<C>::new_from_slices(key, iv).map_err(|_| CryptoError::InvalidLength {
-            what: "CBC key or IV",
-            expected: 0,
-            got: key.len(),
-        })?;
+    // `Cipher::check` validated both lengths; the backend cannot refuse them.
+    let mut enc = cbc::Encryptor::<C>::new_from_slices(key, iv).map_err(|_| backend_refused())?;
     let (blocks, tail) = Array::slice_as_chunks_mut(buf);
     debug_assert!(tail.is_empty(), "length checked by Cipher::check");
     enc.encrypt_blocks(blocks);
@@ -213,12 +213,8 @@ fn cbc_decrypt<C>(key: &[u8], iv: &[u8], buf: &mut [u8]) -> Result<(), CryptoErr
 where
     C: BlockCipherDecrypt + KeyInit,
 {
-    let mut dec =
-        cbc::Decryptor::<C>::new_from_slices(key, iv).map_err(|_| CryptoError::InvalidLength {
-            what: "CBC key or IV",
-            expected: 0,
-            got: key.len(),
-        })?;
+    // `Cipher::check` validated both lengths; the backend cannot refuse them.
+    let mut dec = cbc::Decryptor::<C>::new_from_slices(key, iv).map_err(|_| backend_refused())?;
     let (blocks, tail) = Array::slice_as_chunks_mut(buf);
     debug_assert!(tail.is_empty(), "length checked by Cipher::check");
     dec.decrypt_blocks(blocks);

@@ -14,7 +14,6 @@
 //! ```
 
 use ring::aead;
-use ring::hmac;
 
 use super::{Cipher, CryptoError, Prf, Secret, ct_eq};
 
@@ -318,11 +317,7 @@ impl EspIntegrity {
         match self.prf() {
             None => Vec::new(),
             Some(prf) => {
-                let mut mac = if matches!(prf, Prf::HmacMd5) {
-                    prf.compute(key.as_bytes(), data)
-                } else {
-                    ring_hmac(prf, key.as_bytes(), data)
-                };
+                let mut mac = prf.compute(key.as_bytes(), data);
                 mac.truncate(self.icv_len());
                 mac
             }
@@ -333,23 +328,6 @@ impl EspIntegrity {
     pub fn verify(self, key: &Secret, data: &[&[u8]], icv: &[u8]) -> bool {
         ct_eq(&self.compute(key, data), icv)
     }
-}
-
-fn ring_hmac(prf: Prf, key: &[u8], data: &[&[u8]]) -> Vec<u8> {
-    // Same as Prf::compute; kept separate only to make the ESP path obvious when profiling.
-    let alg = match prf {
-        Prf::HmacSha1 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-        Prf::HmacSha256 => hmac::HMAC_SHA256,
-        Prf::HmacSha384 => hmac::HMAC_SHA384,
-        Prf::HmacSha512 => hmac::HMAC_SHA512,
-        Prf::HmacMd5 => return prf.compute(key, data),
-    };
-    let key = hmac::Key::new(alg, key);
-    let mut ctx = hmac::Context::with_key(&key);
-    for piece in data {
-        ctx.update(piece);
-    }
-    ctx.sign().as_ref().to_vec()
 }
 
 /// A negotiated ESP transform: encryption plus integrity.

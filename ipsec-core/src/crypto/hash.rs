@@ -84,7 +84,7 @@ impl HashAlgorithm {
         }
     }
 
-    /// hash(data[0] | data[1] | ...): the pieces are fed in order, never concatenated.
+    /// `hash(data[0] | data[1] | ...)`: the pieces are fed in order, never concatenated.
     pub fn digest(self, data: &[&[u8]]) -> Vec<u8> {
         let alg = match self {
             HashAlgorithm::Md5 => {

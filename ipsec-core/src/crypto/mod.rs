@@ -19,7 +19,7 @@
 //! Nothing here panics on input from the network: every rejection is a [`CryptoError`].
 
 pub mod cipher;
-// pub mod dh; (stage 2)
+pub mod dh;
 mod error;
 pub mod esp;
 pub mod hash;
@@ -28,7 +28,7 @@ pub mod prf;
 pub mod secret;
 
 pub use cipher::Cipher;
-// pub use dh::{DhGroup, KeyPair};
+pub use dh::{DhGroup, KeyPair};
 pub use error::CryptoError;
 pub use hash::HashAlgorithm;
 pub use prf::Prf;

@@ -50,6 +50,15 @@ impl Prf {
         }
     }
 
+    /// The PRF for the value of the phase-1 "Hash Algorithm" attribute when no PRF
+    /// attribute was negotiated (the usual case): HMAC with that hash.
+    pub const fn from_ike_hash_id(hash_id: u16) -> Option<Self> {
+        match HashAlgorithm::from_ike_id(hash_id) {
+            Some(hash) => Some(Prf::hmac(hash)),
+            None => None,
+        }
+    }
+
     /// The PRF for a phase-1 SA with hash algorithm `hash` and, if present, the value of the
     /// PRF attribute (class 13). A PRF attribute is refused: its only registered value
     /// (1, PRF_3DES_CBC_MAC) is implemented by nobody.
@@ -92,7 +101,7 @@ impl Prf {
         }
     }
 
-    /// prf(key, data[0] | data[1] | ...). Keys of any length are accepted (HMAC hashes long
+    /// `prf(key, data[0] | data[1] | ...)`. Keys of any length are accepted (HMAC hashes long
     /// keys and pads short ones, RFC 2104 §2), so this never fails.
     ///
     /// The result is a plain `Vec` because most PRF outputs in IKE are public (HASH_I,
