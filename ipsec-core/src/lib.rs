@@ -7,7 +7,10 @@
 //!   borrowed bytes into typed values and emitted back.
 //! - [`crypto`]: the IKEv1 cryptographic suite (PRFs, ciphers, Diffie-Hellman groups,
 //!   SKEYID/KEYMAT derivation, IV chains) as a thin typed layer over ring and RustCrypto.
+//! - [`config`]: the operator's configuration (TOML, the manual's `/ip ipsec` objects),
+//!   validated once into an immutable [`config::Snapshot`].
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod crypto;
 pub mod wire;
