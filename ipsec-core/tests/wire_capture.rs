@@ -8,9 +8,9 @@
 use std::net::Ipv4Addr;
 
 use ipsec_core::wire::{
-    AuthMethod, Body, Datagram, EncryptionAlgorithm, ExchangeType, GroupDescription,
-    HashAlgorithm, KnownVendor, LifeType, Message, NatTVersion, Payload, PayloadType,
-    Phase1Attribute, ProtocolId, TransformId, classify, emit_message, sa, vendor_id,
+    AuthMethod, Body, Datagram, EncryptionAlgorithm, ExchangeType, GroupDescription, HashAlgorithm,
+    KnownVendor, LifeType, Message, NatTVersion, Payload, PayloadType, Phase1Attribute, ProtocolId,
+    TransformId, classify, emit_message, sa, vendor_id,
 };
 
 const PCAP: &[u8] = include_bytes!("../../vectors/strongswan-mm-psk/kat-mm-qm-psk.pcap");
@@ -85,8 +85,16 @@ fn isakmp_messages() -> Vec<Vec<u8>> {
 fn capture_has_the_expected_datagrams() {
     let udp = udp_datagrams(PCAP);
     assert_eq!(udp.len(), 17);
-    assert!(udp[..4].iter().all(|u| u.src_port == 500 && u.dst_port == 500));
-    assert!(udp[4..].iter().all(|u| u.src_port == 4500 && u.dst_port == 4500));
+    assert!(
+        udp[..4]
+            .iter()
+            .all(|u| u.src_port == 500 && u.dst_port == 500)
+    );
+    assert!(
+        udp[4..]
+            .iter()
+            .all(|u| u.src_port == 4500 && u.dst_port == 4500)
+    );
     let esp: Vec<u32> = udp
         .iter()
         .filter_map(|u| match classify(u.dst_port, &u.payload).unwrap() {
@@ -96,7 +104,9 @@ fn capture_has_the_expected_datagrams() {
         .collect();
     assert_eq!(
         esp,
-        [0xb05991d4, 0x5053b400, 0xb05991d4, 0x5053b400, 0xb05991d4, 0x5053b400]
+        [
+            0xb05991d4, 0x5053b400, 0xb05991d4, 0x5053b400, 0xb05991d4, 0x5053b400
+        ]
     );
     assert_eq!(isakmp_messages().len(), 11);
 }
@@ -111,7 +121,10 @@ fn check_ike_sa(msg: &Message<'_>) {
     assert_eq!(sa.situation.bits, sa::situation::IDENTITY_ONLY);
     assert_eq!(sa.proposals.len(), 1);
     let p = &sa.proposals[0];
-    assert_eq!((p.number, p.protocol, p.spi), (1, ProtocolId::Isakmp, &[][..]));
+    assert_eq!(
+        (p.number, p.protocol, p.spi),
+        (1, ProtocolId::Isakmp, &[][..])
+    );
     assert_eq!(p.transforms.len(), 1);
     let t = &p.transforms[0];
     assert_eq!(
@@ -154,7 +167,10 @@ fn main_mode_1_and_2() {
     let msgs = isakmp_messages();
     let m1 = Message::parse(&msgs[0]).unwrap();
     assert_eq!(m1.header.exchange_type, ExchangeType::IdentityProtection);
-    assert_eq!(m1.header.initiator_cookie, [0x2a, 0xb7, 0xce, 0x86, 0x27, 0xce, 0xbc, 0xc0]);
+    assert_eq!(
+        m1.header.initiator_cookie,
+        [0x2a, 0xb7, 0xce, 0x86, 0x27, 0xce, 0xbc, 0xc0]
+    );
     assert_eq!(m1.header.responder_cookie, [0; 8]);
     assert_eq!(m1.header.message_id, 0);
     assert_eq!(m1.header.length, 200);
@@ -174,7 +190,10 @@ fn main_mode_1_and_2() {
     );
 
     let m2 = Message::parse(&msgs[1]).unwrap();
-    assert_eq!(m2.header.responder_cookie, [0x7f, 0x4f, 0x7f, 0x1d, 0xe3, 0xf6, 0x84, 0xb8]);
+    assert_eq!(
+        m2.header.responder_cookie,
+        [0x7f, 0x4f, 0x7f, 0x1d, 0xe3, 0xf6, 0x84, 0xb8]
+    );
     check_ike_sa(&m2);
     assert_eq!(vendors(&m2).len(), 5);
     assert!(vendors(&m2).iter().all(Option::is_some));
@@ -224,8 +243,18 @@ fn main_mode_3_and_4() {
 fn encrypted_messages_parse_as_header_and_ciphertext() {
     let msgs = isakmp_messages();
     let expected = [
-        (ExchangeType::IdentityProtection, PayloadType::Identification, 0u32, 108usize),
-        (ExchangeType::IdentityProtection, PayloadType::Identification, 0, 92),
+        (
+            ExchangeType::IdentityProtection,
+            PayloadType::Identification,
+            0u32,
+            108usize,
+        ),
+        (
+            ExchangeType::IdentityProtection,
+            PayloadType::Identification,
+            0,
+            92,
+        ),
         (ExchangeType::QuickMode, PayloadType::Hash, 0x56b37821, 188),
         (ExchangeType::QuickMode, PayloadType::Hash, 0x56b37821, 188),
         (ExchangeType::QuickMode, PayloadType::Hash, 0x56b37821, 76),
@@ -274,4 +303,80 @@ fn nat_d_and_id_helpers() {
     id.emit(&mut out).unwrap();
     assert_eq!(out, [1, 17, 1, 244, 192, 0, 2, 1]);
     assert_eq!(Identification::parse(&out).unwrap(), id);
+}
+
+/// Every pcap under `vectors/` (captures are added over time): every UDP datagram classifies,
+/// every ISAKMP message parses, and every plaintext one decodes fully and re-emits exactly.
+#[test]
+fn every_capture_under_vectors() {
+    fn pcaps(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                pcaps(&p, out);
+            } else if p.extension().is_some_and(|x| x == "pcap") {
+                out.push(p);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors");
+    let mut files = Vec::new();
+    pcaps(&root, &mut files);
+    files.sort();
+    assert!(!files.is_empty());
+    let (mut plain, mut encrypted) = (0, 0);
+    for f in &files {
+        let pcap = std::fs::read(f).unwrap();
+        for u in udp_datagrams(&pcap) {
+            let Datagram::Ike(m) = classify(u.dst_port, &u.payload).unwrap() else {
+                continue;
+            };
+            let msg = Message::parse(m).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            match msg.payloads() {
+                Some(chain) => {
+                    let payloads = chain
+                        .decode()
+                        .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+                    let mut out = Vec::new();
+                    emit_message(&msg.header, &payloads, &mut out).unwrap();
+                    assert_eq!(out, m, "{}", f.display());
+                    for p in &payloads {
+                        match p {
+                            Payload::SecurityAssociation(sa) => {
+                                for prop in &sa.proposals {
+                                    for t in &prop.transforms {
+                                        if prop.protocol == ProtocolId::Isakmp {
+                                            t.phase1_attributes().for_each(|a| {
+                                                a.unwrap();
+                                            });
+                                        } else {
+                                            t.phase2_attributes().for_each(|a| {
+                                                a.unwrap();
+                                            });
+                                        }
+                                    }
+                                }
+                            }
+                            Payload::Identification(id) => {
+                                id.value().unwrap();
+                            }
+                            Payload::VendorId(v) => assert!(
+                                v.known().is_some(),
+                                "{}: unknown vendor id {:02x?}",
+                                f.display(),
+                                v.data
+                            ),
+                            _ => {}
+                        }
+                    }
+                    plain += 1;
+                }
+                None => encrypted += 1,
+            }
+        }
+    }
+    assert!(
+        plain >= 4 && encrypted >= 5,
+        "{plain} plaintext, {encrypted} encrypted"
+    );
 }

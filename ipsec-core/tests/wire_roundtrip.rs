@@ -6,12 +6,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipsec_core::wire::{
     AttributePayload, CertEncoding, Certificate, CertificateRequest, CfgType, ConfigAttribute,
-    ConfigAttributeType, ConfigValue, DataAttribute, Delete, ExchangeType, Flags, Fragment,
-    Header, IdType, IdValue, Identification, LabeledDomain, Message, NatD, NatNumbering, NatOa,
-    Notification, NotifyType, Payload, PayloadChain, PayloadType, Phase1Attribute,
-    Phase2Attribute, Proposal, ProtocolId, SecurityAssociation, Situation, Transform,
-    TrailingBytes, UnitySplitNetwork, VendorId, emit_chain, emit_encrypted_message,
-    emit_message, sa,
+    ConfigAttributeType, ConfigValue, DataAttribute, Delete, ExchangeType, Flags, Fragment, Header,
+    IdType, IdValue, Identification, LabeledDomain, Message, NatD, NatNumbering, NatOa,
+    Notification, NotifyType, Payload, PayloadChain, PayloadType, Phase1Attribute, Phase2Attribute,
+    Proposal, ProtocolId, SecurityAssociation, Situation, TrailingBytes, Transform,
+    UnitySplitNetwork, VendorId, emit_chain, emit_encrypted_message, emit_message, sa,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -58,18 +57,18 @@ fn proposal() -> impl Strategy<Value = Proposal<'static>> {
 }
 
 fn situation() -> impl Strategy<Value = Situation<'static>> {
-    let labeled = (
-        any::<u32>(),
-        bytes(0, 9),
-        0u16..40,
-        bytes(0, 9),
-        0u16..40,
-    )
+    let labeled = (any::<u32>(), bytes(0, 9), 0u16..40, bytes(0, 9), 0u16..40)
         .prop_flat_map(|(domain, secrecy_level, sbits, integrity_level, ibits)| {
             (
                 Just((domain, secrecy_level, sbits, integrity_level, ibits)),
-                bytes(usize::from(sbits).div_ceil(8), usize::from(sbits).div_ceil(8)),
-                bytes(usize::from(ibits).div_ceil(8), usize::from(ibits).div_ceil(8)),
+                bytes(
+                    usize::from(sbits).div_ceil(8),
+                    usize::from(sbits).div_ceil(8),
+                ),
+                bytes(
+                    usize::from(ibits).div_ceil(8),
+                    usize::from(ibits).div_ceil(8),
+                ),
             )
         })
         .prop_map(|((domain, sl, sbits, il, ibits), sc, ic)| LabeledDomain {
@@ -127,13 +126,18 @@ fn id_value() -> impl Strategy<Value = IdValue<'static>> {
 }
 
 fn identification() -> impl Strategy<Value = Identification<'static>> {
-    (id_value(), any::<u8>(), any::<u16>()).prop_map(|(v, proto, port)| {
-        Identification::new(v, proto, port)
-    })
+    (id_value(), any::<u8>(), any::<u16>())
+        .prop_map(|(v, proto, port)| Identification::new(v, proto, port))
 }
 
 fn notification() -> impl Strategy<Value = Notification<'static>> {
-    let plain = (any::<u32>(), any::<u8>(), bytes(0, 16), any::<u16>(), bytes(0, 30))
+    let plain = (
+        any::<u32>(),
+        any::<u8>(),
+        bytes(0, 16),
+        any::<u16>(),
+        bytes(0, 30),
+    )
         .prop_filter("typed notify data", |(_, _, _, t, _)| {
             !matches!(
                 NotifyType::from(*t),
@@ -178,25 +182,21 @@ fn delete() -> impl Strategy<Value = Delete<'static>> {
 }
 
 fn split_networks() -> impl Strategy<Value = Vec<UnitySplitNetwork>> {
-    (
-        vec((ipv4(), ipv4(), any::<[u8; 6]>()), 1..5),
-        any::<bool>(),
-    )
-        .prop_map(|(list, short_last)| {
-            let n = list.len();
-            list.into_iter()
-                .enumerate()
-                .map(|(i, (addr, mask, extra))| UnitySplitNetwork {
-                    addr,
-                    mask,
-                    extra: if short_last && i + 1 == n {
-                        None
-                    } else {
-                        Some(extra)
-                    },
-                })
-                .collect()
-        })
+    (vec((ipv4(), ipv4(), any::<[u8; 6]>()), 1..5), any::<bool>()).prop_map(|(list, short_last)| {
+        let n = list.len();
+        list.into_iter()
+            .enumerate()
+            .map(|(i, (addr, mask, extra))| UnitySplitNetwork {
+                addr,
+                mask,
+                extra: if short_last && i + 1 == n {
+                    None
+                } else {
+                    Some(extra)
+                },
+            })
+            .collect()
+    })
 }
 
 fn config_attribute() -> impl Strategy<Value = ConfigAttribute<'static>> {
@@ -304,10 +304,8 @@ fn payload() -> impl Strategy<Value = Payload<'static>> {
         delete().prop_map(Payload::Delete),
         bytes(0, 24).prop_map(|data| Payload::VendorId(VendorId { data })),
         attribute_payload().prop_map(Payload::Attribute),
-        (bytes(1, 64), numbering()).prop_map(|(hash, numbering)| Payload::NatD(NatD {
-            hash,
-            numbering
-        })),
+        (bytes(1, 64), numbering())
+            .prop_map(|(hash, numbering)| Payload::NatD(NatD { hash, numbering })),
         (
             prop_oneof![ipv4().prop_map(IpAddr::V4), ipv6().prop_map(IpAddr::V6)],
             numbering()

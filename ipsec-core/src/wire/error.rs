@@ -56,10 +56,11 @@ pub enum WireError {
     /// The Encryption flag is set but nothing follows the header.
     #[error("encrypted message has an empty body")]
     EmptyEncryptedBody,
-    /// A payload type that cannot appear where it was announced: Proposal (2) and Transform
-    /// (3) outside an SA payload, or anything but Proposal/Transform inside one is reported
-    /// as [`WireError::ProposalNextPayload`]/[`WireError::TransformNextPayload`] instead
-    /// (RFC 2408 §5.2 step 2, §5.3 step 1).
+    /// A payload type that cannot appear where it was announced: Proposal (2) or Transform
+    /// (3) in a top-level chain (they exist only inside an SA payload), or NONE/Proposal/
+    /// Transform given to [`super::Payload::decode`] (RFC 2408 §5.2 step 2, §5.3 step 1).
+    /// Wrong Next Payload values inside an SA payload are
+    /// [`WireError::ProposalNextPayload`]/[`WireError::TransformNextPayload`].
     #[error("invalid payload type {0} in a payload chain")]
     InvalidPayloadType(u8),
     /// A generic payload header whose Payload Length is below the minimum for its type.

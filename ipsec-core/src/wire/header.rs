@@ -155,7 +155,7 @@ impl Header {
             return Err(WireError::InvalidMinorVersion(minor));
         }
         let flags = Flags::from_bits(flags).ok_or(WireError::InvalidFlags(flags))?;
-        if (length as usize) < HEADER_LEN {
+        if usize::try_from(length).is_ok_and(|l| l < HEADER_LEN) {
             return Err(WireError::MessageLengthTooSmall(length));
         }
         let next_payload = PayloadType::from(next_payload);
