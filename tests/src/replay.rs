@@ -87,6 +87,10 @@ pub struct Phase1 {
     pub hash_i: Vec<u8>,
     /// HASH_R, as received and verified.
     pub hash_r: Vec<u8>,
+    /// The responder's address (of the first message, before any float to 4500).
+    pub responder: SocketAddr,
+    /// NAT-D payload bodies as received, in order, with whether the initiator sent them.
+    pub nat_d: Vec<(bool, Vec<u8>)>,
 }
 
 /// One quick mode.
@@ -191,6 +195,8 @@ struct Phase1Collect {
     idir_b: Option<Vec<u8>>,
     hash_i: Option<Vec<u8>>,
     hash_r: Option<Vec<u8>>,
+    responder: Option<SocketAddr>,
+    nat_d: Vec<(bool, Vec<u8>)>,
 }
 
 /// The negotiated phase-1 suite, read from the responder's SA.
@@ -247,6 +253,7 @@ pub fn replay(capture: &Capture, secrets: &Secrets) -> Result<Replay, ReplayErro
         let from_initiator = match p1.initiator {
             None => {
                 p1.initiator = Some(d.src);
+                p1.responder = Some(d.dst);
                 p1.exchange = Some(header.exchange_type);
                 p1.cky_i = header.initiator_cookie;
                 true
@@ -430,6 +437,9 @@ fn collect_phase1(p1: &mut Phase1Collect, chain: &PayloadChain<'_>, from_initiat
             (PayloadType::Identification, false) => p1.idir_b = body,
             (PayloadType::Hash, true) => p1.hash_i = body,
             (PayloadType::Hash, false) => p1.hash_r = body,
+            (PayloadType::NatD | PayloadType::NatDDraft, by_initiator) => {
+                p1.nat_d.push((by_initiator, p.body().to_vec()));
+            }
             _ => {}
         }
     }
@@ -549,6 +559,10 @@ fn verify_phase1(
         initial_iv,
         hash_i,
         hash_r,
+        responder: p1
+            .responder
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
+        nat_d: p1.nat_d.clone(),
     })
 }
 

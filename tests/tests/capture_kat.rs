@@ -6,10 +6,11 @@
 //! byte, derives KEYMAT and decrypts and authenticates every ESP packet. Then compare every
 //! secret we derived with the one charon logged, on both sides.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 
 use ipsec_core::crypto::Secret;
 use ipsec_core::crypto::esp::EspKeys;
+use ipsec_core::crypto::ikev1::nat_d_hash;
 use ipsec_core::wire::{ExchangeType, ProtocolId};
 use ipsec_tests::replay::{Replay, Secrets, replay};
 use ipsec_tests::{charon_log, pcap, vector};
@@ -128,6 +129,21 @@ fn check_case(case: &Case) {
         assert_eq!(p1.hash_i, logged(log, dir, "HASH_I"), "{dir}: HASH_I");
         assert_eq!(p1.hash_r, logged(log, dir, "HASH_R"), "{dir}: HASH_R");
 
+        // NAT-D (RFC 3947 §3.2): every hash charon computed is ours for one of the two
+        // endpoints. (charon with kernel-libipsec fakes the hash of its own source address to
+        // force UDP encapsulation, so only the destination hashes on the wire are genuine.)
+        // In aggressive mode the initiator has floated to 4500 before message 3.
+        let ours: Vec<Vec<u8>> = [p1.initiator, p1.responder]
+            .into_iter()
+            .flat_map(|a| [a, SocketAddr::new(a.ip(), 4500)])
+            .map(|a| nat_d_hash(p1.hash, &p1.cky_i, &p1.cky_r, a))
+            .collect();
+        let computed = charon_log::find(log, "natd_hash");
+        assert!(!computed.is_empty(), "{dir}: natd_hash logged");
+        for h in &computed {
+            assert!(ours.contains(h), "{dir}: logged NAT-D hash is ours");
+        }
+
         assert_eq!(r.quick_modes.len(), 1, "{dir}: one quick mode");
         let q = &r.quick_modes[0];
         assert_eq!(q.pfs_group.is_some(), case.pfs, "{dir}: PFS");
@@ -152,6 +168,23 @@ fn check_case(case: &Case) {
         assert!(
             spis.contains(&q.spi_i) && spis.contains(&q.spi_r),
             "{dir}: SPIs"
+        );
+    }
+
+    // On the wire: each side's first NAT-D is the hash of the address it sends to (on 4500
+    // already for the aggressive-mode initiator's message 3).
+    for by_initiator in [true, false] {
+        let first = r.phase1.nat_d.iter().find(|(i, _)| *i == by_initiator);
+        let to = if by_initiator {
+            p1.responder
+        } else {
+            p1.initiator
+        };
+        let expected = [to, SocketAddr::new(to.ip(), 4500)]
+            .map(|a| nat_d_hash(p1.hash, &p1.cky_i, &p1.cky_r, a));
+        assert!(
+            first.is_some_and(|(_, h)| expected.contains(h)),
+            "{dir}: NAT-D of the destination"
         );
     }
 

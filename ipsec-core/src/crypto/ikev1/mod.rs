@@ -20,6 +20,7 @@
 //! HASH(1)   = prf(SKEYID_a, M-ID | N/D)                        informational  (§5.7)
 //! KEYMAT    = prf(SKEYID_d, [g(qm)^xy |] protocol | SPI | Ni_b | Nr_b), expanded
 //!             Ki = prf(SKEYID_d, Ki-1 | [g(qm)^xy |] protocol | SPI | Ni_b | Nr_b) (§5.5)
+//! NAT-D     = hash(CKY-I | CKY-R | IP | Port)                       (RFC 3947 §3.2)
 //! ```
 //!
 //! The literal `0`, `1`, `2` are single octets. `_b` means the body of a payload without its
@@ -35,6 +36,7 @@
 mod hashes;
 mod iv;
 mod keymat;
+mod nat_d;
 mod skeyid;
 
 pub use hashes::{
@@ -42,6 +44,7 @@ pub use hashes::{
 };
 pub use iv::{IvChain, phase1_iv, phase2_iv};
 pub use keymat::keymat;
+pub use nat_d::nat_d_hash;
 pub use skeyid::{Phase1Auth, Phase1Keys, Skeyids, encryption_key, expand_skeyid_e, skeyid};
 
 /// The most key material one derivation will produce, in bytes.
