@@ -16,9 +16,10 @@ need_root_for_apt() {
     fi
 }
 
-# System packages the tests need (the interop and kernel tests of later issues add
-# strongSwan, qemu, ...). Only what is missing is installed.
-APT_PACKAGES=()
+# System packages the tests need: the lab harness (tests/src/lab) runs strongSwan, ike-scan and
+# tcpdump in network namespaces; libreswan is fetched by the harness itself with
+# `apt-get download`, since it conflicts with strongSwan. Only what is missing is installed.
+mapfile -t APT_PACKAGES < <(grep -v '^\s*#' tests/lab/apt-packages.txt | grep -v '^\s*$')
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -5,7 +5,10 @@
 //!   UDP datagrams (IKE on 500/4500, ESP-in-UDP, NAT-T keepalives) and raw ESP packets it holds.
 //! - [`replay`]: a passive IKEv1 observer that re-derives every key of a capture and decrypts it.
 //! - [`charon_log`]: the hex dumps (`LABEL => N bytes @ 0x...` + rows) of a strongSwan charon log.
+//! - [`lab`]: network-namespace lab for interop tests (strongSwan charon, libreswan pluto, ike-scan,
+//!   tcpdump; namespaces and processes always cleaned up, also on panic). Needs root.
 
+pub mod lab;
 pub mod replay;
 
 use std::path::{Path, PathBuf};
