@@ -19,7 +19,9 @@ need_root_for_apt() {
 # System packages the tests need: the lab harness (tests/src/lab) runs strongSwan, ike-scan and
 # tcpdump in network namespaces; libreswan is fetched by the harness itself with
 # `apt-get download`, since it conflicts with strongSwan. Only what is missing is installed.
-mapfile -t APT_PACKAGES < <(grep -v '^\s*#' tests/lab/apt-packages.txt | grep -v '^\s*$')
+# The kernel VM harness (tests/vm) boots Debian's kernel under qemu for kernel ESP tests.
+mapfile -t APT_PACKAGES < <(cat tests/lab/apt-packages.txt tests/vm/apt-packages.txt |
+    grep -v '^\s*#' | grep -v '^\s*$' | sort -u)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -9,8 +9,12 @@
 //!   SKEYID/KEYMAT derivation, IV chains) as a thin typed layer over ring and RustCrypto.
 //! - [`config`]: the operator's configuration (TOML, the manual's `/ip ipsec` objects),
 //!   validated once into an immutable [`config::Snapshot`].
+//! - [`pki`]: phase-1 authentication by signatures: X.509 certificates and CRLs, chain
+//!   validation to the configured CAs, the peer's ID against its certificate, and the RSA/ECDSA
+//!   signatures of SIG payloads (RFC 2409 §5.1, RFC 4945, RFC 4754).
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod crypto;
+pub mod pki;
 pub mod wire;
