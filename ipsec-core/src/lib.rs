@@ -9,6 +9,11 @@
 //!   SKEYID/KEYMAT derivation, IV chains) as a thin typed layer over ring and RustCrypto.
 //! - [`config`]: the operator's configuration (TOML, the manual's `/ip ipsec` objects),
 //!   validated once into an immutable [`config::Snapshot`].
+//! - [`proposal`]: SA proposals from the configuration, choices by our preference, lifetimes
+//!   and `proposal-check`.
+//! - [`engine`]: the sans-IO IKEv1 engine that owns every SA; the only public driver. Its
+//!   protocol state machines live in the crate-private `phase1` (main and aggressive mode)
+//!   and `phase2` (quick mode) modules.
 //! - [`pki`]: phase-1 authentication by signatures: X.509 certificates and CRLs, chain
 //!   validation to the configured CAs, the peer's ID against its certificate, and the RSA/ECDSA
 //!   signatures of SIG payloads (RFC 2409 §5.1, RFC 4945, RFC 4754).
@@ -18,3 +23,7 @@ pub mod config;
 pub mod crypto;
 pub mod pki;
 pub mod wire;
+pub mod engine;
+mod phase1;
+mod phase2;
+pub mod proposal;

@@ -1,0 +1,836 @@
+//! Quick mode in the engine: which policies to negotiate, starting and answering quick
+//! modes, the responder's policy lookup, installing and removing IPsec SA pairs.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::{
+    GeneratePolicy, IpsecProtocol, Peer, Policy, PolicyAction, PortSpec, Snapshot,
+};
+use crate::phase2::quick_mode::{self, Answer, FirstMessage, Request};
+use crate::phase2::selector;
+use crate::proposal::lifetime::DEFAULT_PHASE2_SECONDS;
+use crate::proposal::phase2::{Mode, Phase2Terms, ResponderRules, UdpEncapsulation};
+use crate::proposal::{Lifetime, dh_group, esp_transforms};
+use crate::wire::Message;
+
+use super::child::{ChildId, ChildRequest, ChildSa, Rekey};
+use super::event::{
+    DeleteReason, DeleteSa, Direction, DownReason, Event, InstallSa, PeerId, Phase, PolicyId,
+    SaLifetime, TrafficSelector, TsAddr, UdpEncap,
+};
+use super::ike::{Exchange, Flight, IkeId, IkeSa, digest};
+use super::{Engine, EngineError, Reject, TimerKey};
+
+/// The terms of a configured proposal for a policy in `tunnel` mode or not.
+fn terms_of(proposal: &crate::config::Proposal, tunnel: bool) -> Phase2Terms {
+    Phase2Terms {
+        transforms: esp_transforms(proposal),
+        pfs: proposal.pfs_group.and_then(dh_group),
+        mode: if tunnel {
+            Mode::Tunnel
+        } else {
+            Mode::Transport
+        },
+        lifetime: Lifetime::from_config(proposal.lifetime, proposal.lifebytes),
+    }
+}
+
+fn port(p: PortSpec) -> u16 {
+    match p {
+        PortSpec::Any => 0,
+        PortSpec::Port(n) => n,
+    }
+}
+
+impl Engine {
+    /// The quick modes `peer` at `remote` is configured for.
+    pub(super) fn policy_requests(
+        &self,
+        config: &Snapshot,
+        peer: &Peer,
+        remote: std::net::IpAddr,
+    ) -> Vec<ChildRequest> {
+        config
+            .policies()
+            .filter(|p| {
+                p.action == PolicyAction::Encrypt
+                    && p.sa_dst_address.map(|d| d.to_canonical()) == Some(remote.to_canonical())
+                    && p.sa_dst_address
+                        .and_then(|d| config.initiator_peer(d))
+                        .is_some_and(|q| q.name == peer.name)
+            })
+            .filter_map(|p| self.policy_request(config, p).ok())
+            .collect()
+    }
+
+    /// The quick mode for one policy.
+    pub(super) fn policy_request(
+        &self,
+        config: &Snapshot,
+        p: &Policy,
+    ) -> Result<ChildRequest, EngineError> {
+        if p.ipsec_protocols != IpsecProtocol::Esp {
+            return Err(EngineError::NothingToPropose("AH is not implemented"));
+        }
+        let proposal = config
+            .proposal(&p.proposal)
+            .ok_or(EngineError::UnknownPolicy(p.index))?;
+        let terms = terms_of(proposal, p.tunnel);
+        if terms.transforms.is_empty() {
+            return Err(EngineError::NothingToPropose("ESP transforms"));
+        }
+        Ok(ChildRequest {
+            policy: Some(PolicyId(p.index)),
+            selector: selector::of_policy(p),
+            terms,
+            rekey_of: None,
+        })
+    }
+
+    /// Negotiates `request` with `pid`: now if an ISAKMP SA is up, after phase 1 otherwise.
+    /// Does nothing if an SA pair or a negotiation for the same policy exists.
+    pub(super) fn request_child(
+        &mut self,
+        now: Instant,
+        pid: PeerId,
+        request: ChildRequest,
+    ) -> Result<(), EngineError> {
+        if self.already_requested(pid, &request) {
+            return Ok(());
+        }
+        if let Some(ike) = self.current_ike(pid) {
+            return self
+                .start_quick_mode(now, ike, request)
+                .map_err(EngineError::Internal);
+        }
+        if let Some(s) = self.peers.get_mut(&pid) {
+            s.pending.push(request);
+        }
+        self.ensure_phase1(now, pid)
+    }
+
+    fn already_requested(&self, pid: PeerId, r: &ChildRequest) -> bool {
+        let same = |policy: Option<PolicyId>, selector: &TrafficSelector| match (r.policy, policy) {
+            (Some(a), Some(b)) => a == b,
+            _ => *selector == r.selector,
+        };
+        let Some(s) = self.peers.get(&pid) else {
+            return false;
+        };
+        let child = s.children.iter().any(|c| {
+            self.children
+                .get(c)
+                .is_some_and(|c| c.rekey != Rekey::Replaced && same(c.policy, &c.selector))
+        });
+        let pending = s.pending.iter().any(|p| same(p.policy, &p.selector));
+        let running = s.ike.iter().any(|i| {
+            self.ike
+                .get(i)
+                .and_then(IkeSa::established)
+                .is_some_and(|e| {
+                    e.exchanges.values().any(|x| match x {
+                        Exchange::QuickInitiator { request, .. } => {
+                            same(request.policy, &request.selector)
+                        }
+                        _ => false,
+                    })
+                })
+        });
+        r.rekey_of.is_none() && (child || pending || running)
+    }
+
+    /// A fresh message ID for an exchange under `sa`.
+    pub(super) fn new_message_id(&self, sa: &IkeSa) -> Result<u32, Reject> {
+        let e = sa.established().ok_or(Reject::Internal("no ISAKMP SA"))?;
+        for _ in 0..16 {
+            let mid = u32::from_be_bytes(self.random_bytes()?);
+            if mid != 0 && !e.exchanges.contains_key(&mid) && !e.recent_informational.contains(&mid)
+            {
+                return Ok(mid);
+            }
+        }
+        Err(Reject::Internal("message ID"))
+    }
+
+    /// Sends QM1 for `request` under the established SA `ike`.
+    pub(super) fn start_quick_mode(
+        &mut self,
+        now: Instant,
+        ike: IkeId,
+        request: ChildRequest,
+    ) -> Result<(), Reject> {
+        let Some(mut sa) = self.ike.remove(&ike) else {
+            return Err(Reject::Internal("no ISAKMP SA"));
+        };
+        let result = self.start_quick_mode_on(now, &mut sa, request);
+        self.ike.insert(ike, sa);
+        self.reschedule_ike(ike);
+        result
+    }
+
+    fn start_quick_mode_on(
+        &mut self,
+        now: Instant,
+        sa: &mut IkeSa,
+        request: ChildRequest,
+    ) -> Result<(), Reject> {
+        let mid = self.new_message_id(sa)?;
+        let cookies = (sa.cky_i, sa.cky_r);
+        let rng = Arc::clone(&self.rng);
+        let limit = self.options.max_exchanges_per_sa;
+        let nonce_len = self.options.nonce_len;
+        let e = sa
+            .established_mut()
+            .ok_or(Reject::Internal("no ISAKMP SA"))?;
+        if active_exchanges(e) >= limit {
+            return Err(Reject::ExchangeLimit);
+        }
+        let udp = e.sa.nat.map_or(UdpEncapsulation::None, |n| n.udp());
+        let our_spi = self.spis.allocate(rng.as_ref()).ok_or(Reject::NoSpi)?;
+        let started = quick_mode::Initiator::start(
+            &mut e.sa,
+            Request {
+                cookies,
+                message_id: mid,
+                our_spi,
+                terms: request.terms.clone(),
+                selector: request.selector,
+                udp,
+                rng: rng.as_ref(),
+                nonce_len,
+            },
+        );
+        let (qm, message) = match started {
+            Ok(s) => s,
+            Err(r) => {
+                self.spis.release(our_spi);
+                return Err(r);
+            }
+        };
+        if let Some(old) = request.rekey_of
+            && let Some(c) = self.children.get_mut(&old)
+        {
+            c.rekey = Rekey::InProgress;
+        }
+        e.exchanges.insert(
+            mid,
+            Exchange::QuickInitiator {
+                qm: Box::new(qm),
+                request,
+                flight: Flight::waiting(message.clone(), None, now, &self.options),
+            },
+        );
+        self.stats.phase2_started += 1;
+        self.send(sa.local, sa.remote, &message);
+        Ok(())
+    }
+
+    /// A quick mode we started failed.
+    pub(super) fn quick_failed(
+        &mut self,
+        now: Instant,
+        pid: PeerId,
+        remote: SocketAddr,
+        request: &ChildRequest,
+        reason: Reject,
+    ) {
+        self.stats.phase2_failed += 1;
+        self.events.push_back(Event::NegotiationFailed {
+            peer: Some(pid),
+            remote,
+            phase: Phase::Two,
+            reason,
+        });
+        if let Some(old) = request.rekey_of
+            && let Some(c) = self.children.get_mut(&old)
+            && c.rekey == Rekey::InProgress
+        {
+            // Try again later, while the old pair still lives.
+            c.rekey = Rekey::Idle;
+            let retry =
+                (c.remaining(now) / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+            c.soft_at = now + retry;
+            self.reschedule_child(old);
+        }
+        self.check_session(pid, DownReason::NoSasLeft);
+    }
+
+    /// A quick-mode message.
+    pub(super) fn on_quick_mode(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        msg: &Message<'_>,
+    ) {
+        let h = &msg.header;
+        if !h.flags.encrypted() || h.message_id == 0 {
+            return self.reject(local, remote, Reject::UnexpectedMessage);
+        }
+        let Some(id) = self
+            .by_spi
+            .get(&crate::phase1::cookie_pair(
+                &h.initiator_cookie,
+                &h.responder_cookie,
+            ))
+            .copied()
+        else {
+            return self.reject(local, remote, Reject::UnknownSa);
+        };
+        let Some(mut sa) = self.ike.remove(&id) else {
+            return self.reject(local, remote, Reject::UnknownSa);
+        };
+        let done = self.quick_mode_step(now, local, remote, &mut sa, msg);
+        let pid = sa.peer;
+        let (l, r) = (sa.local, sa.remote);
+        self.ike.insert(id, sa);
+        self.reschedule_ike(id);
+        match (done, pid) {
+            (QmOutcome::Installed(neg, request, initiator), Some(pid)) => {
+                self.install_child(now, pid, l, r, *neg, request, initiator);
+            }
+            (QmOutcome::Failed(request, reason), Some(pid)) => {
+                self.quick_failed(now, pid, r, &request, reason);
+            }
+            _ => {}
+        }
+    }
+
+    fn quick_mode_step(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        sa: &mut IkeSa,
+        msg: &Message<'_>,
+    ) -> QmOutcome {
+        let cookies = (sa.cky_i, sa.cky_r);
+        let mid = msg.header.message_id;
+        let d = digest(msg.bytes);
+        let (sa_local, sa_remote) = (sa.local, sa.remote);
+        let Some(e) = sa.established_mut() else {
+            self.reject(local, remote, Reject::UnexpectedMessage);
+            return QmOutcome::Nothing;
+        };
+        let nat_t = e.sa.nat.is_some();
+        let outcome = match e.exchanges.remove(&mid) {
+            Some(Exchange::QuickInitiator {
+                mut qm,
+                request,
+                flight,
+            }) => match qm.on_qm2(&mut e.sa, cookies, msg) {
+                Ok((neg, qm3)) => {
+                    self.send(sa_local, sa_remote, &qm3);
+                    e.exchanges.insert(
+                        mid,
+                        Exchange::Done {
+                            answers: d,
+                            reply: Some(qm3),
+                            expires: now + self.options.exchange_lifetime(),
+                        },
+                    );
+                    QmOutcome::Installed(Box::new(neg), request, true)
+                }
+                Err(f) => {
+                    self.reject(local, remote, f.reject);
+                    if f.fatal {
+                        self.spis.release(qm.our_spi());
+                        QmOutcome::Failed(request, f.reject)
+                    } else {
+                        e.exchanges.insert(
+                            mid,
+                            Exchange::QuickInitiator {
+                                qm,
+                                request,
+                                flight,
+                            },
+                        );
+                        return QmOutcome::Nothing;
+                    }
+                }
+            },
+            Some(Exchange::QuickResponder {
+                qm,
+                request,
+                flight,
+            }) => {
+                if flight.answers == Some(d) {
+                    self.stats.replies_resent += 1;
+                    self.send(sa_local, sa_remote, &flight.message);
+                    e.exchanges.insert(
+                        mid,
+                        Exchange::QuickResponder {
+                            qm,
+                            request,
+                            flight,
+                        },
+                    );
+                    return QmOutcome::Nothing;
+                }
+                match qm.on_qm3(&mut e.sa, msg) {
+                    Ok(neg) => {
+                        e.exchanges.insert(
+                            mid,
+                            Exchange::Done {
+                                answers: d,
+                                reply: None,
+                                expires: now + self.options.exchange_lifetime(),
+                            },
+                        );
+                        QmOutcome::Installed(Box::new(neg), request, false)
+                    }
+                    Err(f) => {
+                        self.reject(local, remote, f.reject);
+                        if f.fatal {
+                            self.spis.release(qm.our_spi());
+                            self.stats.phase2_failed += 1;
+                        } else {
+                            e.exchanges.insert(
+                                mid,
+                                Exchange::QuickResponder {
+                                    qm,
+                                    request,
+                                    flight,
+                                },
+                            );
+                        }
+                        return QmOutcome::Nothing;
+                    }
+                }
+            }
+            Some(Exchange::Done {
+                answers,
+                reply,
+                expires,
+            }) => {
+                if answers == d {
+                    match &reply {
+                        Some(m) => {
+                            self.stats.replies_resent += 1;
+                            self.send(sa_local, sa_remote, m);
+                        }
+                        None => self.stats.duplicates += 1,
+                    }
+                } else {
+                    self.stats.duplicates += 1;
+                }
+                e.exchanges.insert(
+                    mid,
+                    Exchange::Done {
+                        answers,
+                        reply,
+                        expires,
+                    },
+                );
+                return QmOutcome::Nothing;
+            }
+            None => {
+                if e.recent_informational.contains(&mid) {
+                    self.stats.duplicates += 1;
+                    return QmOutcome::Nothing;
+                }
+                if active_exchanges(e) >= self.options.max_exchanges_per_sa {
+                    self.reject(local, remote, Reject::ExchangeLimit);
+                    return QmOutcome::Nothing;
+                }
+                return self.answer_quick_mode(now, local, remote, sa, msg, d);
+            }
+        };
+        // The message authenticated: follow the peer if its address changed (NAT).
+        if nat_t && (local, remote) != (sa_local, sa_remote) {
+            sa.local = local;
+            sa.remote = remote;
+        }
+        outcome
+    }
+
+    /// QM1 of a new quick mode from the peer.
+    fn answer_quick_mode(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        sa: &mut IkeSa,
+        msg: &Message<'_>,
+        d: super::ike::Digest,
+    ) -> QmOutcome {
+        let mid = msg.header.message_id;
+        let cookies = (sa.cky_i, sa.cky_r);
+        let (sa_local, sa_remote) = (sa.local, sa.remote);
+        let Some(e) = sa.established() else {
+            return QmOutcome::Nothing;
+        };
+        let first = match quick_mode::read_first(&e.sa, msg) {
+            Ok(f) => f,
+            Err(f) => {
+                self.reject(local, remote, f.reject);
+                if f.fatal {
+                    self.stats.phase2_failed += 1;
+                    self.notify_error(now, sa, 16, &[]);
+                }
+                return QmOutcome::Nothing;
+            }
+        };
+        let config = Arc::clone(&self.config);
+        let peer_name = e.sa.peer_name.clone();
+        let nat_t = e.sa.nat.is_some();
+        let Some(peer) = config.peer(&peer_name) else {
+            self.reject(local, remote, Reject::NoPeerConfig);
+            return QmOutcome::Nothing;
+        };
+        let request = match responder_request(&config, peer, sa_local, sa_remote, &first) {
+            Ok(r) => r,
+            Err(reason) => {
+                self.reject(local, remote, reason);
+                self.stats.phase2_failed += 1;
+                self.notify_error(now, sa, 18, &[]);
+                return QmOutcome::Nothing;
+            }
+        };
+        let rng = Arc::clone(&self.rng);
+        let Some(our_spi) = self.spis.allocate(rng.as_ref()) else {
+            self.reject(local, remote, Reject::NoSpi);
+            return QmOutcome::Nothing;
+        };
+        let nonce_len = self.options.nonce_len;
+        let Some(e) = sa.established_mut() else {
+            self.spis.release(our_spi);
+            return QmOutcome::Nothing;
+        };
+        let answered = quick_mode::Responder::start(
+            &mut e.sa,
+            first,
+            mid,
+            Answer {
+                cookies,
+                rules: ResponderRules {
+                    terms: &request.terms,
+                    nat_t,
+                    check: peer.proposal_check,
+                },
+                selector: request.selector,
+                our_spi,
+                rng: rng.as_ref(),
+                nonce_len,
+            },
+        );
+        match answered {
+            Ok((qm, message)) => {
+                self.send(sa_local, sa_remote, &message);
+                self.stats.phase2_started += 1;
+                e.exchanges.insert(
+                    mid,
+                    Exchange::QuickResponder {
+                        qm: Box::new(qm),
+                        request,
+                        flight: Flight::waiting(message, Some(d), now, &self.options),
+                    },
+                );
+                if nat_t && (local, remote) != (sa_local, sa_remote) {
+                    sa.local = local;
+                    sa.remote = remote;
+                }
+            }
+            Err(reason) => {
+                self.spis.release(our_spi);
+                self.reject(local, remote, reason);
+                self.stats.phase2_failed += 1;
+                self.notify_error(now, sa, 14, &[]);
+            }
+        }
+        QmOutcome::Nothing
+    }
+
+    /// Installs a negotiated pair: two [`Event::InstallSa`].
+    #[allow(clippy::too_many_arguments)] // the pair, where it runs, what it was for
+    fn install_child(
+        &mut self,
+        now: Instant,
+        pid: PeerId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        neg: quick_mode::Negotiated,
+        request: ChildRequest,
+        initiator: bool,
+    ) {
+        let encap = (neg.udp != UdpEncapsulation::None).then_some(UdpEncap {
+            local_port: local.port(),
+            remote_port: remote.port(),
+        });
+        let hard = Duration::from_secs(
+            neg.lifetime
+                .seconds
+                .unwrap_or(DEFAULT_PHASE2_SECONDS)
+                .max(1),
+        )
+        .min(crate::phase1::MAX_SA_LIFETIME);
+        let left = if initiator {
+            self.options.rekey_margin + self.options.rekey_fuzz * self.random_fraction()
+        } else {
+            // The responder rekeys only if the initiator has not by then.
+            self.options.rekey_margin / 2.0
+        };
+        let fraction = rekey_fraction(left);
+        let soft = hard.mul_f64(fraction);
+        let hard_bytes = neg.lifetime.kilobytes.map(|k| k.saturating_mul(1024));
+        let soft_bytes = hard_bytes.map(|b| (b as f64 * fraction) as u64);
+        let id = ChildId(self.next_id());
+
+        // What it replaces: our rekey, or (as responder) an older pair for the same traffic.
+        let old = request
+            .rekey_of
+            .filter(|c| self.children.contains_key(c))
+            .or_else(|| {
+                self.peers.get(&pid).and_then(|s| {
+                    s.children.iter().copied().find(|c| {
+                        self.children.get(c).is_some_and(|c| {
+                            c.rekey != Rekey::Replaced
+                                && c.selector == neg.selector
+                                && c.policy == request.policy
+                        })
+                    })
+                })
+            });
+        let replaces = old
+            .and_then(|o| self.children.get(&o))
+            .map(|c| (c.our_spi, c.peer_spi));
+        if let Some(o) = old
+            && let Some(c) = self.children.get_mut(&o)
+        {
+            c.rekey = Rekey::Replaced;
+            if request.rekey_of == Some(o) {
+                // Make-before-break: we started the rekey, we delete the old pair a little
+                // later.
+                c.delete_at = Some(now + self.options.rekey_delete_delay);
+            }
+            self.reschedule_child(o);
+        }
+
+        let lifetime = SaLifetime {
+            hard,
+            soft,
+            hard_bytes,
+            soft_bytes,
+        };
+        let (l, r) = (local.ip().to_canonical(), remote.ip().to_canonical());
+        for (direction, spi, src, dst, keys, replaced) in [
+            (
+                Direction::Inbound,
+                neg.our_spi,
+                r,
+                l,
+                neg.keys.inbound.clone(),
+                replaces.map(|x| x.0),
+            ),
+            (
+                Direction::Outbound,
+                neg.peer_spi,
+                l,
+                r,
+                neg.keys.outbound.clone(),
+                replaces.map(|x| x.1),
+            ),
+        ] {
+            self.events.push_back(Event::InstallSa(Box::new(InstallSa {
+                peer: pid,
+                policy: request.policy,
+                direction,
+                spi,
+                src,
+                dst,
+                mode: neg.mode,
+                encap,
+                transform: neg.esp,
+                keys,
+                selector: neg.selector,
+                lifetime,
+                replaces: replaced,
+            })));
+        }
+        self.stats.sas_installed += 2;
+        self.stats.phase2_established += 1;
+        self.children.insert(
+            id,
+            ChildSa {
+                peer: pid,
+                policy: request.policy,
+                initiator,
+                our_spi: neg.our_spi,
+                peer_spi: neg.peer_spi,
+                esp: neg.esp,
+                mode: neg.mode,
+                encap,
+                selector: neg.selector,
+                local: l,
+                remote: r,
+                terms: request.terms,
+                lifetime: neg.lifetime,
+                installed: now,
+                soft_at: now + soft,
+                hard_at: now + hard,
+                rekey: Rekey::Idle,
+                delete_at: None,
+            },
+        );
+        if let Some(s) = self.peers.get_mut(&pid) {
+            s.children.insert(id);
+        }
+        self.reschedule_child(id);
+    }
+
+    /// Removes an SA pair: two [`Event::DeleteSa`], and a Delete to the peer if `notify`.
+    pub(super) fn remove_child(
+        &mut self,
+        now: Instant,
+        id: ChildId,
+        reason: DeleteReason,
+        notify: bool,
+    ) {
+        let Some(c) = self.children.remove(&id) else {
+            return;
+        };
+        self.schedule(TimerKey::Child(id), None);
+        if notify && let Some(ike) = self.current_ike(c.peer) {
+            let _ = self.send_delete_esp(now, ike, &[c.our_spi]);
+        }
+        self.spis.release(c.our_spi);
+        for (direction, spi, src, dst) in [
+            (Direction::Inbound, c.our_spi, c.remote, c.local),
+            (Direction::Outbound, c.peer_spi, c.local, c.remote),
+        ] {
+            self.events.push_back(Event::DeleteSa(DeleteSa {
+                peer: c.peer,
+                direction,
+                spi,
+                src,
+                dst,
+                reason,
+            }));
+        }
+        self.stats.sas_deleted += 2;
+        if let Some(s) = self.peers.get_mut(&c.peer) {
+            s.children.remove(&id);
+        }
+        self.check_session(c.peer, DownReason::NoSasLeft);
+    }
+}
+
+/// Exchanges still running (finished ones kept for retransmissions do not count).
+fn active_exchanges(e: &super::ike::Established) -> usize {
+    e.exchanges
+        .values()
+        .filter(|x| !matches!(x, Exchange::Done { .. }))
+        .count()
+}
+
+/// The fraction of its lifetime after which an SA is rekeyed when `left` of it should be
+/// left (within [0.05, 1]; options that are not numbers mean 0.9).
+pub(super) fn rekey_fraction(left: f64) -> f64 {
+    let f = 1.0 - left;
+    if f.is_finite() {
+        f.clamp(0.05, 1.0)
+    } else {
+        0.9
+    }
+}
+
+/// What a quick-mode message led to.
+enum QmOutcome {
+    Nothing,
+    Installed(Box<quick_mode::Negotiated>, ChildRequest, bool),
+    Failed(ChildRequest, Reject),
+}
+
+/// The responder's choice of policy for a proposed selector: the first installed `encrypt`
+/// policy (highest priority first) that covers it, for this peer's address and the proposed
+/// mode; else, with `generate-policy`, a template of the peer's policy group.
+fn responder_request(
+    config: &Snapshot,
+    peer: &Peer,
+    local: SocketAddr,
+    remote: SocketAddr,
+    first: &FirstMessage,
+) -> Result<ChildRequest, Reject> {
+    let selector = first
+        .selector
+        .unwrap_or_else(|| selector::host_to_host(local.ip(), remote.ip()));
+    let remote_ip = remote.ip().to_canonical();
+    let covers = |p: &Policy, ports: bool| {
+        selector.local.within(&p.src_address)
+            && selector.remote.within(&p.dst_address)
+            && p.protocol.number().is_none_or(|n| n == selector.protocol)
+            && (!ports
+                || (p.src_port == PortSpec::Any || port(p.src_port) == selector.local_port)
+                    && (p.dst_port == PortSpec::Any || port(p.dst_port) == selector.remote_port))
+            && p.tunnel == first.wants_tunnel
+            && p.ipsec_protocols == IpsecProtocol::Esp
+    };
+    for p in config.policies() {
+        if p.action != PolicyAction::Encrypt
+            || p.sa_dst_address
+                .is_some_and(|d| d.to_canonical() != remote_ip)
+            || !covers(p, true)
+        {
+            continue;
+        }
+        let Some(proposal) = config.proposal(&p.proposal) else {
+            continue;
+        };
+        return Ok(ChildRequest {
+            policy: Some(PolicyId(p.index)),
+            selector,
+            terms: terms_of(proposal, p.tunnel),
+            rekey_of: None,
+        });
+    }
+    if peer.generate_policy != GeneratePolicy::No
+        && let Some(group) = &peer.policy_group
+    {
+        let (TsAddr::Prefix(l), TsAddr::Prefix(r)) = (selector.local, selector.remote) else {
+            return Err(Reject::NoPolicy);
+        };
+        let strict = peer.generate_policy == GeneratePolicy::PortStrict;
+        let ports = |n: u16| {
+            if n == 0 {
+                PortSpec::Any
+            } else {
+                PortSpec::Port(n)
+            }
+        };
+        for t in config.templates_of(group) {
+            let admitted = if strict {
+                t.admits(
+                    &l,
+                    &r,
+                    crate::config::IpProtocol::Number(selector.protocol),
+                    ports(selector.local_port),
+                    ports(selector.remote_port),
+                ) || (selector.protocol == 0
+                    && t.admits(
+                        &l,
+                        &r,
+                        crate::config::IpProtocol::All,
+                        ports(selector.local_port),
+                        ports(selector.remote_port),
+                    ))
+            } else {
+                covers(t, false)
+            };
+            if !admitted || t.tunnel != first.wants_tunnel {
+                continue;
+            }
+            let Some(proposal) = config.proposal(&t.proposal) else {
+                continue;
+            };
+            return Ok(ChildRequest {
+                policy: None,
+                selector,
+                terms: terms_of(proposal, t.tunnel),
+                rekey_of: None,
+            });
+        }
+    }
+    Err(Reject::NoPolicy)
+}

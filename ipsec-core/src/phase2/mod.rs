@@ -1,0 +1,17 @@
+//! Phase 2: quick mode (RFC 2409 §5.5), initiator and responder, with and without PFS,
+//! tunnel and transport, plain or UDP-encapsulated ESP.
+//!
+//! ```text
+//!  I -> R  HDR*, HASH(1), SA, Ni [, KE] [, IDci, IDcr]
+//!  R -> I  HDR*, HASH(2), SA, Nr [, KE] [, IDci, IDcr] [, N(RESPONDER-LIFETIME)]
+//!  I -> R  HDR*, HASH(3)
+//! ```
+//!
+//! [`quick_mode`] holds the two state machines; [`selector`] maps traffic selectors to and
+//! from ID payloads; [`keys`] derives KEYMAT. Which policy a responder uses for the proposed
+//! selectors is the engine's decision (it owns the configuration and the peer); this module
+//! gets the resulting terms.
+
+pub(crate) mod keys;
+pub(crate) mod quick_mode;
+pub(crate) mod selector;
