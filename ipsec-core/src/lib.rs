@@ -21,9 +21,9 @@
 
 pub mod config;
 pub mod crypto;
-pub mod pki;
-pub mod wire;
 pub mod engine;
 mod phase1;
 mod phase2;
+pub mod pki;
 pub mod proposal;
+pub mod wire;
