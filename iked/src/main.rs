@@ -1,20 +1,79 @@
 //! `iked`: the IKEv1/IPsec concentrator daemon and its CLI.
 //!
-//! The daemon (UDP sockets, timers, XFRM, control socket) is built on top of the `ipsec-core`
-//! engine in a later step; until then this binary only says so, so that nobody mistakes it for
-//! a working daemon.
+//! - `iked run -c FILE`: the daemon ([`daemon`]): UDP 500/4500, the kernel dataplane
+//!   ([`kernel`]), the IKE engine behind [`driver`], the control socket ([`control`]).
+//! - `iked check-config -c FILE`: every error with file, line, object and key.
+//! - `iked status|sas|policies|stats|up|down|kill-connections|flush`: clients of the control
+//!   socket, with a table or `--json`.
+
+mod cli;
+mod config;
+mod control;
+mod daemon;
+mod driver;
+mod kernel;
+mod logging;
+mod notify;
+mod table;
+mod udp;
 
 use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use cli::{Cli, ClientArgs, Command};
+use control::Request;
 
 fn main() -> ExitCode {
-    if std::env::args().nth(1).as_deref() == Some("--version") {
-        println!("iked {}", env!("CARGO_PKG_VERSION"));
-        return ExitCode::SUCCESS;
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => daemon::run(args),
+        Command::CheckConfig(args) => check_config(&args.config),
+        Command::Status(c) => client(&c, Request::Status),
+        Command::Sas(c) => client(&c, Request::Sas),
+        Command::Policies(c) => client(&c, Request::Policies),
+        Command::Stats(c) => client(&c, Request::Stats),
+        Command::Up(a) => client(&a.client, Request::Up { name: a.name }),
+        Command::Down(a) => client(&a.client, Request::Down { name: a.name }),
+        Command::KillConnections(c) => client(&c, Request::KillConnections),
+        Command::Flush(a) => client(&a.client, Request::Flush { what: a.what }),
     }
-    eprintln!(
-        "iked {}: the daemon is not implemented yet; the engine's codec and crypto are.\n\
-         Try: cargo run -p ipsec-tests --example decode-capture",
-        env!("CARGO_PKG_VERSION")
-    );
-    ExitCode::from(2)
+}
+
+fn check_config(path: &std::path::Path) -> ExitCode {
+    match config::load(path) {
+        Ok(snapshot) => {
+            for w in snapshot.warnings() {
+                eprintln!("{w}");
+            }
+            println!(
+                "{}: ok ({} peers, {} policies, {} warnings)",
+                path.display(),
+                snapshot.peers().len(),
+                snapshot.policies().count(),
+                snapshot.warnings().len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            for line in e.lines() {
+                eprintln!("{line}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn client(args: &ClientArgs, req: Request) -> ExitCode {
+    let path = match config::client_socket(args.socket.as_deref(), args.config.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            for line in e.lines() {
+                eprintln!("{line}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    control::client::run(&path, &req, args.json, Duration::from_secs(args.timeout))
 }

@@ -1,0 +1,594 @@
+//! `iked run`: the daemon's single loop.
+//!
+//! One current-thread tokio runtime. Socket readers, the XFRM event monitor and the control
+//! socket are tasks that feed channels; the main loop owns the engine driver and the kernel
+//! dataplane and reacts to, in turn: a datagram, the engine's timer, a kernel event (ACQUIRE,
+//! EXPIRE), a control request, a signal. After each it drains the engine's transmits and
+//! events (SAs to install or delete).
+//!
+//! Start: configuration (errors: exit 1), logging, XFRM connection, removal of a crashed
+//! run's leftovers, sockets (500/4500 on every `listen` address, IKE bypass, ESP-in-UDP on
+//! 4500), control socket, the configuration's policies, the monitor, `READY=1`.
+//! SIGHUP: reload (a failed reload keeps the running configuration). SIGTERM/SIGINT: tell the
+//! peers (when the engine runs), remove everything installed, exit 0.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ipsec_core::config::{Dataplane, Snapshot};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tracing::{debug, error, info, warn};
+
+use crate::cli::{FlushWhat, RunArgs};
+use crate::config;
+use crate::control::server::{Command, ControlSocket};
+use crate::control::{
+    Counter, EngineState, ErrorKind, Reply, Request, Response, StatsReply, StatusReply,
+};
+use crate::driver::{DriverError, DriverEvent, IkeDriver, new_driver};
+use crate::kernel::{Kernel, xfrm_stats};
+use crate::logging::{self, LogHandle};
+use crate::notify::notify;
+use crate::udp::{IkeSocket, MAX_DATAGRAM};
+
+/// A received datagram.
+#[derive(Debug)]
+struct Incoming {
+    local: SocketAddr,
+    remote: SocketAddr,
+    data: Vec<u8>,
+}
+
+/// Why the daemon could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+enum Fatal {
+    #[error("{0}")]
+    Start(String),
+    #[error("removing what iked installed: {0}")]
+    Flush(xfrm::Error),
+}
+
+/// Runs the daemon until SIGTERM/SIGINT. Exit status 1 if it cannot start (configuration
+/// errors, sockets, kernel) or cannot remove what it installed.
+pub fn run(args: RunArgs) -> ExitCode {
+    let snapshot = match config::load(&args.config) {
+        Ok(s) => s,
+        Err(e) => {
+            for line in e.lines() {
+                eprintln!("{line}");
+            }
+            eprintln!(
+                "iked: refusing to start: {} has errors",
+                args.config.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let level = args
+        .log_level
+        .map(logging::from_arg)
+        .unwrap_or_else(|| logging::from_config(snapshot.daemon().log_level));
+    let log = logging::init(level);
+    for w in snapshot.warnings() {
+        warn!("{w}");
+    }
+    if snapshot.daemon().dataplane == Dataplane::Userspace {
+        error!(
+            "{}: [daemon] dataplane = \"userspace\": the userspace dataplane is not \
+             implemented yet; use \"kernel\" or \"auto\"",
+            args.config.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        // Before anything is installed, so that no signal finds its default action (which
+        // would leave policies behind) from here on.
+        let signals = Signals::new()?;
+        let (daemon, channels) = Daemon::start(args, snapshot, log).await?;
+        daemon.run(channels, signals).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Signals {
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Self, Fatal> {
+        let sig = |k| signal(k).map_err(|e| Fatal::Start(format!("signal handler: {e}")));
+        Ok(Signals {
+            hup: sig(SignalKind::hangup())?,
+            term: sig(SignalKind::terminate())?,
+            int: sig(SignalKind::interrupt())?,
+        })
+    }
+}
+
+struct Channels {
+    datagrams: mpsc::Receiver<Incoming>,
+    kernel_events: mpsc::Receiver<xfrm::Event>,
+    commands: mpsc::Receiver<Command>,
+    control: ControlSocket,
+}
+
+struct Daemon {
+    args: RunArgs,
+    config: Arc<Snapshot>,
+    log: LogHandle,
+    kernel: Kernel,
+    driver: Box<dyn IkeDriver>,
+    sockets: Vec<Arc<IkeSocket>>,
+    started: Instant,
+}
+
+impl Daemon {
+    async fn start(
+        args: RunArgs,
+        snapshot: Snapshot,
+        log: LogHandle,
+    ) -> Result<(Daemon, Channels), Fatal> {
+        let config = Arc::new(snapshot);
+        let mut kernel =
+            Kernel::new().map_err(|e| Fatal::Start(format!("XFRM netlink connection: {e}")))?;
+        match kernel.xfrm().cleanup_leftovers().await {
+            Ok(r) if r.sas + r.policies > 0 => info!(
+                "removed what an earlier run left: {} SAs, {} policies",
+                r.sas, r.policies
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Fatal::Start(format!(
+                    "removing an earlier run's leftovers: {e}"
+                )));
+            }
+        }
+
+        // Sockets: IKE and NAT-T on every listen address.
+        let d = config.daemon();
+        let (tx, datagrams) = mpsc::channel(1024);
+        let mut sockets = Vec::new();
+        for &ip in &d.listen {
+            for (port, nat_t) in [(d.port, false), (d.nat_t_port, true)] {
+                let s = IkeSocket::bind(SocketAddr::new(ip, port), nat_t)
+                    .map_err(|e| Fatal::Start(format!("IKE socket {e}")))?;
+                let s = Arc::new(s);
+                info!(
+                    "listening on {}{}",
+                    s.bound(),
+                    if nat_t { " (NAT-T, ESP-in-UDP)" } else { "" }
+                );
+                tokio::spawn(read_socket(Arc::clone(&s), tx.clone()));
+                sockets.push(s);
+            }
+        }
+        drop(tx);
+
+        // Control socket.
+        let path: PathBuf = args
+            .socket
+            .clone()
+            .unwrap_or_else(|| d.control_socket.clone());
+        let (ctx, commands) = mpsc::channel(64);
+        let control = ControlSocket::bind(&path, ctx)
+            .map_err(|e| Fatal::Start(format!("control socket {}: {e}", path.display())))?;
+        info!("control socket {}", control.path().display());
+
+        // The configuration's policies. One that cannot be installed could let traffic out
+        // in clear: refuse to start.
+        let (changes, problems) = kernel.apply_policies(&config).await;
+        if !problems.is_empty() {
+            for p in &problems {
+                error!("{}: {p}", config.file());
+            }
+            let _ = kernel.flush_all().await;
+            return Err(Fatal::Start(format!(
+                "refusing to start: {} policies could not be installed",
+                problems.len()
+            )));
+        }
+        info!("installed {} kernel policies", changes.added);
+
+        // ACQUIRE and EXPIRE.
+        let (etx, kernel_events) = mpsc::channel(1024);
+        match xfrm::Monitor::new(&[xfrm::Group::Acquire, xfrm::Group::Expire]) {
+            Ok(m) => {
+                tokio::spawn(read_monitor(m, etx));
+            }
+            Err(e) => warn!("no XFRM events (on-demand tunnels and byte lifetimes off): {e}"),
+        }
+
+        let driver = new_driver(Arc::clone(&config));
+        if driver.state() == EngineState::NotWired {
+            warn!("{}", DriverError::NotWired);
+        }
+        notify("READY=1");
+        info!(
+            "iked {} started (pid {})",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id()
+        );
+        Ok((
+            Daemon {
+                args,
+                config,
+                log,
+                kernel,
+                driver,
+                sockets,
+                started: Instant::now(),
+            },
+            Channels {
+                datagrams,
+                kernel_events,
+                commands,
+                control,
+            },
+        ))
+    }
+
+    async fn run(mut self, mut ch: Channels, mut sig: Signals) -> Result<(), Fatal> {
+        let why = loop {
+            self.drain().await;
+            let deadline = self.driver.poll_timeout();
+            let timer = async {
+                match deadline {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                Some(d) = ch.datagrams.recv() => {
+                    self.driver.handle_datagram(Instant::now(), d.local, d.remote, &d.data);
+                }
+                () = timer => self.driver.handle_timeout(Instant::now()),
+                Some(ev) = ch.kernel_events.recv() => self.kernel_event(ev).await,
+                Some(cmd) = ch.commands.recv() => {
+                    let response = self.request(cmd.request).await;
+                    let _ = cmd.reply.send(response);
+                }
+                _ = sig.hup.recv() => self.reload().await,
+                _ = sig.term.recv() => break "SIGTERM",
+                _ = sig.int.recv() => break "SIGINT",
+            }
+        };
+        info!("{why}: shutting down");
+        notify("STOPPING=1");
+        if self.driver.state() == EngineState::Running {
+            let _ = self.driver.terminate(Instant::now(), None);
+            self.drain().await;
+        }
+        drop(ch.control);
+        let report = self.kernel.flush_all().await.map_err(Fatal::Flush)?;
+        info!(
+            "removed {} SAs and {} policies; bye",
+            report.sas, report.policies
+        );
+        Ok(())
+    }
+
+    /// Sends what the engine wants sent and carries out its events.
+    async fn drain(&mut self) {
+        loop {
+            let mut progress = false;
+            while let Some(t) = self.driver.poll_transmit() {
+                progress = true;
+                self.send(&t.payload, t.local, t.remote).await;
+            }
+            while let Some(e) = self.driver.poll_event() {
+                progress = true;
+                match e {
+                    DriverEvent::InstallSa(sa) => match self.kernel.install_sa(&sa).await {
+                        Ok(()) => info!(
+                            "installed {} SA {:#010x} {} -> {} (peer {})",
+                            if sa.inbound { "inbound" } else { "outbound" },
+                            sa.spi,
+                            sa.src,
+                            sa.dst,
+                            sa.peer.as_deref().unwrap_or("?")
+                        ),
+                        Err(e) => {
+                            error!(
+                                "installing SA {:#010x} {} -> {}: {e}; dropping the pair",
+                                sa.spi, sa.src, sa.dst
+                            );
+                            // An SA the engine counts on but the kernel does not have would
+                            // black-hole its traffic and stop new ACQUIREs: let the engine
+                            // drop the pair (and tell the peer); the next ACQUIRE retries.
+                            self.driver.sa_expired(Instant::now(), sa.spi, true);
+                        }
+                    },
+                    DriverEvent::DeleteSa(d) => match self.kernel.delete_sa(&d).await {
+                        Ok(false) => debug!(
+                            "SA {:#010x} {} -> {} was not installed ({})",
+                            d.spi, d.src, d.dst, d.reason
+                        ),
+                        Ok(true) => info!(
+                            "deleted SA {:#010x} {} -> {} ({})",
+                            d.spi, d.src, d.dst, d.reason
+                        ),
+                        Err(e) => error!("deleting SA {:#010x}: {e}", d.spi),
+                    },
+                    DriverEvent::Info(m) => info!("{m}"),
+                    DriverEvent::Warn(m) => warn!("{m}"),
+                }
+            }
+            if !progress {
+                return;
+            }
+        }
+    }
+
+    async fn send(&self, payload: &[u8], local: SocketAddr, remote: SocketAddr) {
+        let fits = |s: &&Arc<IkeSocket>| {
+            s.bound().port() == local.port() && s.bound().is_ipv4() == remote.is_ipv4()
+        };
+        let socket = self
+            .sockets
+            .iter()
+            .filter(fits)
+            .find(|s| s.bound().ip() == local.ip())
+            .or_else(|| self.sockets.iter().filter(fits).find(|s| s.is_wildcard()))
+            .or_else(|| self.sockets.iter().find(fits));
+        match socket {
+            Some(s) => {
+                if let Err(e) = s.send(payload, remote, Some(local.ip())).await {
+                    warn!("sending to {remote} from {}: {e}", s.bound());
+                }
+            }
+            None => warn!("no socket for {local} -> {remote}; datagram dropped"),
+        }
+    }
+
+    async fn kernel_event(&mut self, ev: xfrm::Event) {
+        let now = Instant::now();
+        match ev {
+            xfrm::Event::Acquire(a) => match self.kernel.config_policy_of(a.policy.index) {
+                Some(p) => {
+                    debug!("ACQUIRE {} -> {} for policy #{}", a.src, a.dst, p + 1);
+                    if let Err(e) = self.driver.acquire(now, p) {
+                        warn!(
+                            "ACQUIRE for policy #{} ({} -> {}): {e}",
+                            p + 1,
+                            a.src,
+                            a.dst
+                        );
+                    }
+                }
+                None => debug!("ACQUIRE {} -> {} for a policy not ours", a.src, a.dst),
+            },
+            xfrm::Event::Expire(x) => {
+                if !self.kernel.xfrm().owns_sa(&x.sa) {
+                    return;
+                }
+                debug!(
+                    "{} EXPIRE of SA {:#010x} {} -> {}",
+                    if x.hard { "hard" } else { "soft" },
+                    x.sa.id.spi,
+                    x.sa.id.src,
+                    x.sa.id.dst
+                );
+                self.driver.sa_expired(now, x.sa.id.spi, x.hard);
+                if x.hard {
+                    self.kernel.forget_sa(x.sa.id.dst, x.sa.id.spi).await;
+                }
+            }
+            xfrm::Event::Lost => warn!("XFRM events were lost (socket overflow)"),
+            other => debug!("XFRM event {other:?}"),
+        }
+    }
+
+    async fn reload(&mut self) {
+        let path = self.args.config.clone();
+        info!("SIGHUP: reloading {}", path.display());
+        let new = match config::load(&path) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                for line in e.lines() {
+                    error!("{line}");
+                }
+                error!("reload failed: keeping the running configuration");
+                return;
+            }
+        };
+        for w in new.warnings() {
+            warn!("{w}");
+        }
+        let (old, cur) = (self.config.daemon(), new.daemon());
+        if old.listen != cur.listen || old.port != cur.port || old.nat_t_port != cur.nat_t_port {
+            warn!("[daemon] listen, port and nat-t-port take effect at the next start");
+        }
+        if old.control_socket != cur.control_socket && self.args.socket.is_none() {
+            warn!("[daemon] control-socket takes effect at the next start");
+        }
+        if old.dataplane != cur.dataplane {
+            warn!("[daemon] dataplane takes effect at the next start");
+        }
+        if self.args.log_level.is_none() {
+            self.log.set(logging::from_config(cur.log_level));
+        }
+        let (c, problems) = self.kernel.apply_policies(&new).await;
+        for p in &problems {
+            error!("{}: {p}", new.file());
+        }
+        self.driver.set_config(Arc::clone(&new));
+        self.config = new;
+        info!(
+            "configuration reloaded: policies {} added, {} changed, {} removed, {} unchanged",
+            c.added, c.replaced, c.removed, c.unchanged
+        );
+    }
+
+    async fn request(&mut self, req: Request) -> Response {
+        let now = Instant::now();
+        let engine_err = |e: DriverError| match e {
+            DriverError::NotWired => Response::error(ErrorKind::NotWired, e.to_string()),
+            DriverError::Refused(m) => Response::error(ErrorKind::Refused, m),
+        };
+        let kernel_err = |e: xfrm::Error| Response::error(ErrorKind::Kernel, e.to_string());
+        match req {
+            Request::Status => {
+                let peers = self.driver.peers(now).unwrap_or_default();
+                Response::Ok(Reply::Status(StatusReply {
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    pid: std::process::id(),
+                    config: self.config.file().into(),
+                    uptime: self.started.elapsed().as_secs(),
+                    engine: self.driver.state(),
+                    listening: self.sockets.iter().map(|s| s.bound().to_string()).collect(),
+                    peers,
+                }))
+            }
+            Request::Sas => match self.kernel.list_sas(&*self.driver).await {
+                Ok(rows) => Response::Ok(Reply::Sas(rows)),
+                Err(e) => kernel_err(e),
+            },
+            Request::Policies => match self.kernel.list_policies().await {
+                Ok(rows) => Response::Ok(Reply::Policies(rows)),
+                Err(e) => kernel_err(e),
+            },
+            Request::Stats => {
+                let kernel = match xfrm_stats() {
+                    Ok(v) => v
+                        .into_iter()
+                        .map(|(name, value)| Counter { name, value })
+                        .collect(),
+                    Err(e) => {
+                        return Response::error(
+                            ErrorKind::Kernel,
+                            format!("/proc/self/net/xfrm_stat: {e}"),
+                        );
+                    }
+                };
+                Response::Ok(Reply::Stats(StatsReply {
+                    kernel,
+                    engine: self.driver.stats().unwrap_or_default(),
+                    engine_state: self.driver.state(),
+                }))
+            }
+            Request::Up { name } => {
+                if self.config.peer(&name).is_none() {
+                    return Response::error(ErrorKind::Refused, format!("no peer named {name:?}"));
+                }
+                match self.driver.initiate(now, &name) {
+                    Ok(()) => Response::done(format!("initiating peer {name:?}"), None),
+                    Err(e) => engine_err(e),
+                }
+            }
+            Request::Down { name } => match self.driver.terminate(now, Some(&name)) {
+                Ok(n) => {
+                    self.drain().await;
+                    Response::done(
+                        format!("terminated {n} session(s) with peer {name:?}"),
+                        Some(n),
+                    )
+                }
+                Err(e) => engine_err(e),
+            },
+            Request::KillConnections => {
+                let peers = match self.driver.terminate(now, None) {
+                    Ok(n) => {
+                        self.drain().await;
+                        Some(n)
+                    }
+                    Err(DriverError::NotWired) => None,
+                    Err(e) => return engine_err(e),
+                };
+                // What the engine did not account for (or all, without an engine).
+                match self.kernel.flush_sas(None).await {
+                    Ok(rest) => Response::done(
+                        match peers {
+                            Some(n) => format!(
+                                "terminated {n} peer session(s); flushed {} remaining SAs",
+                                rest.len()
+                            ),
+                            None => format!(
+                                "engine not wired, no peer sessions; flushed {} SAs",
+                                rest.len()
+                            ),
+                        },
+                        peers,
+                    ),
+                    Err(e) => kernel_err(e),
+                }
+            }
+            Request::Flush { what } => {
+                let proto = match what {
+                    FlushWhat::Ah => Some(xfrm::IpsecProto::Ah),
+                    FlushWhat::Esp => Some(xfrm::IpsecProto::Esp),
+                    FlushWhat::All => None,
+                };
+                match self.kernel.flush_sas(proto).await {
+                    Ok(gone) => {
+                        for &(_, spi) in &gone {
+                            self.driver.sa_expired(now, spi, true);
+                        }
+                        self.drain().await;
+                        Response::done(format!("flushed {} SAs", gone.len()), Some(gone.len()))
+                    }
+                    Err(e) => kernel_err(e),
+                }
+            }
+        }
+    }
+}
+
+async fn read_socket(socket: Arc<IkeSocket>, tx: mpsc::Sender<Incoming>) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        match socket.recv(&mut buf).await {
+            Ok((n, remote, local)) => {
+                let d = Incoming {
+                    local,
+                    remote,
+                    data: buf[..n].to_vec(),
+                };
+                if tx.send(d).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                warn!("receiving on {}: {e}", socket.bound());
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn read_monitor(mut monitor: xfrm::Monitor, tx: mpsc::Sender<xfrm::Event>) {
+    loop {
+        match monitor.next().await {
+            Ok(ev) => {
+                if tx.send(ev).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                warn!("XFRM events: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    }
+}

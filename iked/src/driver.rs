@@ -1,0 +1,671 @@
+//! The adapter between the daemon and the IKE engine (`ipsec_core::engine`).
+//!
+//! The daemon talks only to [`IkeDriver`], in its own types ([`Transmit`], [`DriverEvent`],
+//! [`SaInstall`], ...), so that the engine's API can change without touching the rest of
+//! `iked`: this file is the only one that names `ipsec_core::engine`.
+//!
+//! - With the `engine` feature (the default), [`new_driver`] gives [`EngineDriver`], which owns
+//!   an [`Engine`](ipsec_core::engine::Engine) and translates both ways.
+//! - Without it, [`NotWired`]: the daemon still runs its sockets, kernel policies and control
+//!   socket, drops received IKE datagrams (counted), and answers every request that needs the
+//!   engine with [`DriverError::NotWired`]. Nothing is negotiated and nothing pretends to be.
+
+// Without the engine nothing produces SAs or refusals; the types stay for the daemon's code.
+#![cfg_attr(not(feature = "engine"), allow(dead_code))]
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ipsec_core::config::Snapshot;
+
+use crate::control::{Counter, EngineState, PeerRow};
+
+/// A datagram to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// Source address and port; the address may be unspecified (routing picks).
+    pub local: SocketAddr,
+    /// Destination.
+    pub remote: SocketAddr,
+    /// UDP payload (non-ESP marker included on the NAT-T port).
+    pub payload: Vec<u8>,
+}
+
+/// The traffic an SA carries, from this host's view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SaSelector {
+    /// Our side.
+    pub local: xfrm::Prefix,
+    /// The peer's side.
+    pub remote: xfrm::Prefix,
+    /// IP protocol, 0 for all.
+    pub protocol: u8,
+    /// Our port, 0 for all.
+    pub local_port: u16,
+    /// The peer's port, 0 for all.
+    pub remote_port: u16,
+}
+
+/// Lifetimes of an SA, from installation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SaLifetimes {
+    /// The SA must be gone by then (the engine deletes it; the kernel's hard limit is a
+    /// backstop set a little later).
+    pub hard: Duration,
+    /// When the engine starts replacing it.
+    pub soft: Duration,
+    /// Hard byte limit.
+    pub hard_bytes: Option<u64>,
+    /// Soft byte limit (the kernel reports it; the driver tells the engine).
+    pub soft_bytes: Option<u64>,
+}
+
+/// One direction of an ESP SA to install.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaInstall {
+    /// The configured peer's name, when known.
+    pub peer: Option<String>,
+    /// The `[[policy]]` index (from 0) it was negotiated for, if any.
+    pub policy: Option<usize>,
+    /// Inbound (our SPI) or outbound.
+    pub inbound: bool,
+    /// SPI.
+    pub spi: u32,
+    /// Outer source.
+    pub src: IpAddr,
+    /// Outer destination.
+    pub dst: IpAddr,
+    /// Tunnel (else transport) mode.
+    pub tunnel: bool,
+    /// ESP-in-UDP: (our port, the peer's port).
+    pub encap: Option<(u16, u16)>,
+    /// Algorithms and keys, as the kernel takes them.
+    pub transform: xfrm::EspTransform,
+    /// Traffic selector, when it is expressible as prefixes.
+    pub selector: Option<SaSelector>,
+    /// Lifetimes.
+    pub lifetime: SaLifetimes,
+    /// The SPI of the SA it replaces, if a rekey.
+    pub replaces: Option<u32>,
+}
+
+/// One direction of an SA to remove.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaDelete {
+    /// SPI.
+    pub spi: u32,
+    /// Outer source, as installed.
+    pub src: IpAddr,
+    /// Outer destination, as installed.
+    pub dst: IpAddr,
+    /// Inbound or outbound.
+    pub inbound: bool,
+    /// Why, for the log.
+    pub reason: String,
+}
+
+/// What the engine asks the daemon to do or know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DriverEvent {
+    /// Install an SA in the kernel.
+    InstallSa(Box<SaInstall>),
+    /// Remove an SA from the kernel.
+    DeleteSa(SaDelete),
+    /// Something to log at info level (peer up/down, phase 1 SAs).
+    Info(String),
+    /// Something to log at warn level (failed negotiations, rejected datagrams).
+    Warn(String),
+}
+
+/// What the engine knows of one installed SA (by SPI).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaState {
+    /// Peer name.
+    pub peer: Option<String>,
+    /// A replacement is up; it is deleted soon.
+    pub replaced: bool,
+}
+
+/// Why a driver call was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DriverError {
+    /// This build does not drive the engine.
+    #[error(
+        "the IKE engine is not wired into this build of iked (built without the `engine` \
+         feature): nothing is negotiated"
+    )]
+    NotWired,
+    /// The engine refused (unknown or passive peer, limits, ...).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// What the daemon needs from an IKE engine. See the module documentation.
+pub trait IkeDriver: Send {
+    /// Whether negotiations happen.
+    fn state(&self) -> EngineState;
+    /// A reloaded configuration; running SAs keep their terms.
+    fn set_config(&mut self, config: Arc<Snapshot>);
+    /// A datagram received on `local` from `remote`.
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        payload: &[u8],
+    );
+    /// Time passed: retransmissions, rekeys, expiries.
+    fn handle_timeout(&mut self, now: Instant);
+    /// When [`IkeDriver::handle_timeout`] is next due.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// The next datagram to send.
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+    /// The next event.
+    fn poll_event(&mut self) -> Option<DriverEvent>;
+    /// Bring up the peer called `name`.
+    fn initiate(&mut self, now: Instant, name: &str) -> Result<(), DriverError>;
+    /// The kernel wants an SA for `[[policy]]` number `policy` (from 0).
+    fn acquire(&mut self, now: Instant, policy: usize) -> Result<(), DriverError>;
+    /// Terminate the peers called `name` (every peer for `None`); how many there were.
+    fn terminate(&mut self, now: Instant, name: Option<&str>) -> Result<usize, DriverError>;
+    /// The kernel reports an SA's byte limit (soft: rekey; hard: it is gone), or the SA was
+    /// removed by an operator (`flush`).
+    fn sa_expired(&mut self, now: Instant, spi: u32, hard: bool);
+    /// Phase 1 SAs, for `iked status`.
+    fn peers(&self, now: Instant) -> Result<Vec<PeerRow>, DriverError>;
+    /// What the engine knows of the SA with this SPI.
+    fn sa_state(&self, spi: u32) -> Option<SaState>;
+    /// Counters, for `iked stats`.
+    fn stats(&self) -> Result<Vec<Counter>, DriverError>;
+}
+
+/// The driver of this build.
+pub fn new_driver(config: Arc<Snapshot>) -> Box<dyn IkeDriver> {
+    #[cfg(feature = "engine")]
+    {
+        Box::new(EngineDriver::new(config))
+    }
+    #[cfg(not(feature = "engine"))]
+    {
+        let _ = config;
+        Box::new(NotWired::default())
+    }
+}
+
+/// The driver of a build without the engine: it counts what it drops and refuses requests.
+#[derive(Debug, Default)]
+#[cfg_attr(feature = "engine", allow(dead_code))]
+pub struct NotWired {
+    dropped: u64,
+    warned: bool,
+    events: std::collections::VecDeque<DriverEvent>,
+}
+
+impl IkeDriver for NotWired {
+    fn state(&self) -> EngineState {
+        EngineState::NotWired
+    }
+    fn set_config(&mut self, _config: Arc<Snapshot>) {}
+    fn handle_datagram(&mut self, _: Instant, _: SocketAddr, remote: SocketAddr, _: &[u8]) {
+        self.dropped += 1;
+        if !self.warned {
+            self.warned = true;
+            self.events.push_back(DriverEvent::Warn(format!(
+                "IKE datagram from {remote} dropped: {}",
+                DriverError::NotWired
+            )));
+        }
+    }
+    fn handle_timeout(&mut self, _: Instant) {}
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    fn poll_transmit(&mut self) -> Option<Transmit> {
+        None
+    }
+    fn poll_event(&mut self) -> Option<DriverEvent> {
+        self.events.pop_front()
+    }
+    fn initiate(&mut self, _: Instant, _: &str) -> Result<(), DriverError> {
+        Err(DriverError::NotWired)
+    }
+    fn acquire(&mut self, _: Instant, _: usize) -> Result<(), DriverError> {
+        Err(DriverError::NotWired)
+    }
+    fn terminate(&mut self, _: Instant, _: Option<&str>) -> Result<usize, DriverError> {
+        Err(DriverError::NotWired)
+    }
+    fn sa_expired(&mut self, _: Instant, _: u32, _: bool) {}
+    fn peers(&self, _: Instant) -> Result<Vec<PeerRow>, DriverError> {
+        Err(DriverError::NotWired)
+    }
+    fn sa_state(&self, _: u32) -> Option<SaState> {
+        None
+    }
+    fn stats(&self) -> Result<Vec<Counter>, DriverError> {
+        Err(DriverError::NotWired)
+    }
+}
+
+#[cfg(feature = "engine")]
+pub use wired::EngineDriver;
+
+#[cfg(feature = "engine")]
+mod wired {
+    use std::collections::BTreeMap;
+
+    use ipsec_core::config::IpPrefix;
+    use ipsec_core::crypto::esp::{EspEncryption, EspIntegrity, EspKeys, EspTransform};
+    use ipsec_core::engine::{self as eng, Engine, EngineOptions, Event, PeerId, PolicyId, TsAddr};
+    use ipsec_core::proposal::phase2::Mode;
+
+    use super::*;
+
+    /// The engine behind [`IkeDriver`].
+    pub struct EngineDriver {
+        engine: Engine,
+        /// Names of the peers the engine has told us about (a peer's SAs may outlive its
+        /// session entry when events are read late).
+        names: BTreeMap<PeerId, String>,
+    }
+
+    impl std::fmt::Debug for EngineDriver {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("EngineDriver")
+                .field("engine", &self.engine)
+                .finish()
+        }
+    }
+
+    impl EngineDriver {
+        /// An engine for `config`, with its ports from `[daemon]`.
+        pub fn new(config: Arc<Snapshot>) -> Self {
+            let options = EngineOptions {
+                ike_port: config.daemon().port,
+                nat_t_port: config.daemon().nat_t_port,
+                ..EngineOptions::default()
+            };
+            let rng = Arc::new(ring::rand::SystemRandom::new());
+            EngineDriver {
+                engine: Engine::new(config, rng, options),
+                names: BTreeMap::new(),
+            }
+        }
+
+        fn name(&mut self, peer: PeerId) -> Option<String> {
+            if let Some(n) = self.names.get(&peer) {
+                return Some(n.clone());
+            }
+            let found = self
+                .engine
+                .peers()
+                .into_iter()
+                .find(|(id, _)| *id == peer)
+                .map(|(_, n)| n);
+            if let Some(n) = &found {
+                self.names.insert(peer, n.clone());
+            }
+            found
+        }
+
+        fn translate(&mut self, e: Event) -> Option<DriverEvent> {
+            Some(match e {
+                Event::PeerUp {
+                    peer,
+                    name,
+                    local,
+                    remote,
+                } => {
+                    self.names.insert(peer, name.clone());
+                    DriverEvent::Info(format!("peer {name:?} up: {local} <-> {remote}"))
+                }
+                Event::PeerDown { peer, reason } => {
+                    let name = self.names.remove(&peer).unwrap_or_else(|| "?".into());
+                    DriverEvent::Info(format!("peer {name:?} down: {reason:?}"))
+                }
+                Event::IsakmpSaUp { peer, spi } => DriverEvent::Info(format!(
+                    "ISAKMP SA {} up with peer {:?}",
+                    cookies(&spi),
+                    self.name(peer).unwrap_or_default()
+                )),
+                Event::IsakmpSaDown { peer, spi } => DriverEvent::Info(format!(
+                    "ISAKMP SA {} down (peer {:?})",
+                    cookies(&spi),
+                    self.name(peer).unwrap_or_default()
+                )),
+                Event::InstallSa(sa) => {
+                    let peer = self.name(sa.peer);
+                    match install(&sa, peer) {
+                        Ok(i) => DriverEvent::InstallSa(Box::new(i)),
+                        Err(why) => DriverEvent::Warn(format!(
+                            "cannot install SA {:#010x} {} -> {}: {why}",
+                            sa.spi, sa.src, sa.dst
+                        )),
+                    }
+                }
+                Event::DeleteSa(d) => DriverEvent::DeleteSa(SaDelete {
+                    spi: d.spi,
+                    src: d.src,
+                    dst: d.dst,
+                    inbound: d.direction == eng::Direction::Inbound,
+                    reason: format!("{:?}", d.reason),
+                }),
+                Event::NegotiationFailed {
+                    peer,
+                    remote,
+                    phase,
+                    reason,
+                } => {
+                    let name = peer.and_then(|p| self.name(p)).unwrap_or_default();
+                    DriverEvent::Warn(format!(
+                        "phase {} with {remote} (peer {name:?}) failed: {reason}",
+                        match phase {
+                            eng::Phase::One => 1,
+                            eng::Phase::Two => 2,
+                        }
+                    ))
+                }
+                Event::Rejected {
+                    local,
+                    remote,
+                    reason,
+                } => DriverEvent::Warn(format!("datagram {remote} -> {local} rejected: {reason}")),
+            })
+        }
+    }
+
+    fn cookies(spi: &eng::IsakmpSpi) -> String {
+        format!("{}:{}", hex(&spi.initiator), hex(&spi.responder))
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    fn prefix(p: &IpPrefix) -> Result<xfrm::Prefix, String> {
+        xfrm::Prefix::new(p.addr(), p.prefix_len()).map_err(|e| e.to_string())
+    }
+
+    fn ts_prefix(t: &TsAddr) -> Option<xfrm::Prefix> {
+        match t {
+            TsAddr::Prefix(p) => prefix(p).ok(),
+            // An address range that is not a prefix has no XFRM selector; the SA is installed
+            // without one (policies bound the traffic).
+            TsAddr::Range(_) => None,
+        }
+    }
+
+    /// The engine's SA as the kernel takes it.
+    fn install(sa: &eng::InstallSa, peer: Option<String>) -> Result<SaInstall, String> {
+        let transform = kernel_transform(&sa.transform, &sa.keys)?;
+        let s = &sa.selector;
+        let selector = match (ts_prefix(&s.local), ts_prefix(&s.remote)) {
+            (Some(local), Some(remote)) => Some(SaSelector {
+                local,
+                remote,
+                protocol: s.protocol,
+                local_port: s.local_port,
+                remote_port: s.remote_port,
+            }),
+            _ => None,
+        };
+        Ok(SaInstall {
+            peer,
+            policy: sa.policy.map(|PolicyId(i)| i),
+            inbound: sa.direction == eng::Direction::Inbound,
+            spi: sa.spi,
+            src: sa.src,
+            dst: sa.dst,
+            tunnel: sa.mode == Mode::Tunnel,
+            encap: sa.encap.map(|e| (e.local_port, e.remote_port)),
+            transform,
+            selector,
+            lifetime: SaLifetimes {
+                hard: sa.lifetime.hard,
+                soft: sa.lifetime.soft,
+                hard_bytes: sa.lifetime.hard_bytes,
+                soft_bytes: sa.lifetime.soft_bytes,
+            },
+            replaces: sa.replaces,
+        })
+    }
+
+    fn kernel_transform(t: &EspTransform, keys: &EspKeys) -> Result<xfrm::EspTransform, String> {
+        use xfrm::{Encryption as E, Integrity as I};
+        let enc = match t.encryption {
+            EspEncryption::TripleDesCbc => E::TripleDesCbc,
+            EspEncryption::AesCbc128 => E::AesCbc128,
+            EspEncryption::AesCbc192 => E::AesCbc192,
+            EspEncryption::AesCbc256 => E::AesCbc256,
+            EspEncryption::AesGcm16_128 => E::AesGcm16_128,
+            EspEncryption::AesGcm16_256 => E::AesGcm16_256,
+            EspEncryption::Null => E::Null,
+        };
+        let int = match t.integrity {
+            EspIntegrity::None => I::None,
+            EspIntegrity::HmacMd5_96 => I::HmacMd5_96,
+            EspIntegrity::HmacSha1_96 => I::HmacSha1_96,
+            EspIntegrity::HmacSha256_128 => I::HmacSha256_128,
+            EspIntegrity::HmacSha384_192 => I::HmacSha384_192,
+            EspIntegrity::HmacSha512_256 => I::HmacSha512_256,
+        };
+        // The kernel takes the AES-GCM salt as the last four bytes of the key (RFC 4106 §8.1).
+        let mut enc_key = keys.encryption.as_bytes().to_vec();
+        if let Some(salt) = &keys.salt {
+            enc_key.extend_from_slice(salt.as_bytes());
+        }
+        let t = xfrm::EspTransform::new(
+            enc,
+            xfrm::Key::new(enc_key),
+            int,
+            xfrm::Key::new(keys.integrity.as_bytes().to_vec()),
+        );
+        t.map_err(|e| e.to_string())
+    }
+
+    impl IkeDriver for EngineDriver {
+        fn state(&self) -> EngineState {
+            EngineState::Running
+        }
+
+        fn set_config(&mut self, config: Arc<Snapshot>) {
+            self.engine.set_config(config);
+        }
+
+        fn handle_datagram(
+            &mut self,
+            now: Instant,
+            local: SocketAddr,
+            remote: SocketAddr,
+            payload: &[u8],
+        ) {
+            self.engine.handle_datagram(now, local, remote, payload);
+        }
+
+        fn handle_timeout(&mut self, now: Instant) {
+            self.engine.handle_timeout(now);
+        }
+
+        fn poll_timeout(&self) -> Option<Instant> {
+            self.engine.poll_timeout()
+        }
+
+        fn poll_transmit(&mut self) -> Option<Transmit> {
+            self.engine.poll_transmit().map(|t| Transmit {
+                local: t.local,
+                remote: t.remote,
+                payload: t.payload,
+            })
+        }
+
+        fn poll_event(&mut self) -> Option<DriverEvent> {
+            while let Some(e) = self.engine.poll_event() {
+                if let Some(d) = self.translate(e) {
+                    return Some(d);
+                }
+            }
+            None
+        }
+
+        fn initiate(&mut self, now: Instant, name: &str) -> Result<(), DriverError> {
+            self.engine
+                .initiate(now, name)
+                .map(|_| ())
+                .map_err(|e| DriverError::Refused(e.to_string()))
+        }
+
+        fn acquire(&mut self, now: Instant, policy: usize) -> Result<(), DriverError> {
+            self.engine
+                .acquire(now, PolicyId(policy))
+                .map(|_| ())
+                .map_err(|e| DriverError::Refused(e.to_string()))
+        }
+
+        fn terminate(&mut self, now: Instant, name: Option<&str>) -> Result<usize, DriverError> {
+            let peers: Vec<PeerId> = self
+                .engine
+                .peers()
+                .into_iter()
+                .filter(|(_, n)| name.is_none_or(|want| want == n))
+                .map(|(id, _)| id)
+                .collect();
+            if let Some(n) = name
+                && peers.is_empty()
+                && self.engine.config().peer(n).is_none()
+            {
+                return Err(DriverError::Refused(format!("no peer named {n:?}")));
+            }
+            for &p in &peers {
+                self.engine.terminate(now, p);
+            }
+            Ok(peers.len())
+        }
+
+        fn sa_expired(&mut self, now: Instant, spi: u32, hard: bool) {
+            self.engine.sa_expired(now, spi, hard);
+        }
+
+        fn peers(&self, now: Instant) -> Result<Vec<PeerRow>, DriverError> {
+            let children = self.engine.ipsec_sas();
+            Ok(self
+                .engine
+                .isakmp_sas()
+                .into_iter()
+                .map(|sa| PeerRow {
+                    name: sa.peer_name.clone(),
+                    local_address: sa.local.to_string(),
+                    remote_address: sa.remote.to_string(),
+                    side: match sa.role {
+                        eng::Role::Initiator => "initiator",
+                        eng::Role::Responder => "responder",
+                    }
+                    .into(),
+                    state: if sa.established {
+                        "established"
+                    } else {
+                        "negotiating"
+                    }
+                    .into(),
+                    age: now.saturating_duration_since(sa.created).as_secs(),
+                    exchange: format!("{:?}", sa.exchange).to_lowercase(),
+                    suite: sa.suite.map(|s| {
+                        format!(
+                            "{:?}/{:?}/{:?}",
+                            s.algorithms.cipher, s.algorithms.hash, s.algorithms.group
+                        )
+                        .to_lowercase()
+                    }),
+                    remote_id: sa.remote_id.as_ref().map(ToString::to_string),
+                    nat: sa.nat.and_then(|(local, remote)| match (local, remote) {
+                        (true, true) => Some("both".into()),
+                        (true, false) => Some("local".into()),
+                        (false, true) => Some("remote".into()),
+                        (false, false) => None,
+                    }),
+                    cookies: cookies(&sa.spi),
+                    ph2_total: sa
+                        .peer
+                        .map_or(0, |p| children.iter().filter(|c| c.peer == p).count()),
+                })
+                .collect())
+        }
+
+        fn sa_state(&self, spi: u32) -> Option<SaState> {
+            let c = self
+                .engine
+                .ipsec_sas()
+                .into_iter()
+                .find(|c| c.inbound_spi == spi || c.outbound_spi == spi)?;
+            Some(SaState {
+                peer: self.names.get(&c.peer).cloned().or_else(|| {
+                    self.engine
+                        .peers()
+                        .into_iter()
+                        .find(|(id, _)| *id == c.peer)
+                        .map(|(_, n)| n)
+                }),
+                replaced: c.replaced,
+            })
+        }
+
+        fn stats(&self) -> Result<Vec<Counter>, DriverError> {
+            let s = self.engine.stats();
+            let c = |name: &str, value: u64| Counter {
+                name: name.into(),
+                value,
+            };
+            let mut out = vec![
+                c("datagrams-received", s.datagrams_received),
+                c("ike-received", s.ike_received),
+                c("keepalives-received", s.keepalives_received),
+                c("esp-in-udp-dropped", s.esp_in_udp_dropped),
+                c("datagrams-sent", s.datagrams_sent),
+                c("retransmissions", s.retransmissions),
+                c("replies-resent", s.replies_resent),
+                c("duplicates", s.duplicates),
+                c("phase1-started", s.phase1_started),
+                c("phase1-established", s.phase1_established),
+                c("phase1-failed", s.phase1_failed),
+                c("phase2-started", s.phase2_started),
+                c("phase2-established", s.phase2_established),
+                c("phase2-failed", s.phase2_failed),
+                c("sas-installed", s.sas_installed),
+                c("sas-deleted", s.sas_deleted),
+                c("informational-received", s.informational_received),
+                c("informational-sent", s.informational_sent),
+                c("rejected", s.total_rejected()),
+                c("rejections-unreported", s.rejections_unreported),
+            ];
+            for (reason, n) in s.rejections() {
+                out.push(Counter {
+                    name: format!("rejected: {reason}"),
+                    value: n,
+                });
+            }
+            Ok(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_wired_refuses_and_says_why() {
+        let mut d = NotWired::default();
+        let now = Instant::now();
+        assert_eq!(d.state(), EngineState::NotWired);
+        assert_eq!(d.initiate(now, "x"), Err(DriverError::NotWired));
+        assert_eq!(d.terminate(now, None), Err(DriverError::NotWired));
+        let a: SocketAddr = "198.18.0.1:500".parse().unwrap();
+        d.handle_datagram(now, a, a, b"x");
+        d.handle_datagram(now, a, a, b"x");
+        assert_eq!(d.dropped, 2);
+        // Warned once, not per datagram.
+        assert!(matches!(d.poll_event(), Some(DriverEvent::Warn(_))));
+        assert_eq!(d.poll_event(), None);
+        assert_eq!(d.poll_transmit(), None);
+    }
+}
