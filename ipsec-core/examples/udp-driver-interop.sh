@@ -8,6 +8,9 @@ set -u
 ROLE=${1:?role}
 PFS=${2:-none}
 MODE=${3:-main}
+# AUTH=rsa: RSA signatures with vectors/pki (engine = moon 198.18.0.1, charon = sun
+# 198.18.0.2 under the intermediate, both trusting ca.pem): charon `auth = pubkey`.
+AUTH=${AUTH:-psk}
 REPO=/work/main
 DRIVER=${DRIVER:-/work/target-engine/debug/examples/udp-driver}
 mkdir -p /tmp/ike-eng; W=$(mktemp -d /tmp/ike-eng/run.XXXXXX)
@@ -37,7 +40,33 @@ ip -n $NS_C addr add 203.0.113.1/32 dev lo
 
 # --- charon ---
 D=$W/charon; mkdir -p $D/run
+PKI=$REPO/vectors/pki
 for sub in x509 x509ca x509ocsp x509aa x509ac x509crl pubkey private rsa ecdsa bliss pkcs8 pkcs12; do mkdir -p $D/$sub; done
+if [ "$AUTH" = rsa ]; then
+  cp $PKI/ca.pem $PKI/intermediate.pem $D/x509ca/
+  cp $PKI/sun.pem $D/x509/
+  cp $PKI/sun.key.pem $D/private/
+  LOCAL_REMOTE="local { auth = pubkey
+      certs = sun.pem
+      id = 198.18.0.2 }
+    remote { auth = pubkey
+      id = 198.18.0.1 }"
+  ENGINE_AUTH="auth-method = \"rsa-signature\"
+certificate = \"$PKI/moon.bundle.pem\"
+ca = \"$W/ca-bundle.pem\""
+  # The engine's `ca`: root and intermediate (default); ENGINE_CA=root: the root alone
+  # (charon sends the intermediate as an issuer cert); ENGINE_CA=other: an unrelated CA,
+  # which must fail (UnknownCa, INVALID-CERTIFICATE to charon).
+  case "${ENGINE_CA:-}" in
+    root) cp $PKI/ca.pem $W/ca-bundle.pem ;;
+    other) cp $PKI/other-ca.pem $W/ca-bundle.pem ;;
+    *) cat $PKI/ca.pem $PKI/intermediate.pem > $W/ca-bundle.pem ;;
+  esac
+else
+  LOCAL_REMOTE="local { auth = psk }
+    remote { auth = psk }"
+  ENGINE_AUTH="secret = \"$PSK\""
+fi
 sed "s|@DIR@|$D|g" $REPO/tests/lab/strongswan.conf.in > $D/strongswan.conf
 ESP=aes128-sha1; [ "$PFS" != none ] && ESP=aes128-sha1-$PFS
 AGGR=no; [ "$MODE" = aggressive ] && AGGR=yes
@@ -50,8 +79,7 @@ connections {
     remote_addrs = 198.18.0.1
     proposals = aes128-sha256-modp2048
     ${CONN_EXTRA:-}
-    local { auth = psk }
-    remote { auth = psk }
+    $LOCAL_REMOTE
     children {
       net {
         mode = tunnel
@@ -87,7 +115,7 @@ name = "charon"
 address = "198.18.0.2/32"
 local-address = "198.18.0.1"
 exchange-mode = "$MODE"
-secret = "$PSK"
+$ENGINE_AUTH
 dh-group = ["modp2048"]
 enc-algorithm = ["aes-128"]
 hash-algorithm = ["sha256"]

@@ -20,7 +20,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ipsec_core::config::Config;
-use ipsec_core::engine::{Engine, EngineOptions, Event};
+use ipsec_core::config::Snapshot;
+use ipsec_core::engine::{Credentials, Engine, EngineOptions, Event};
+use ipsec_core::pki::{Certificate, LocalSigner, PeerVerifier, TrustStore, UnixTime};
 
 struct Args {
     config: String,
@@ -136,9 +138,13 @@ fn main() {
         });
         sockets.push((port, socket));
     }
+    let credentials = load_credentials(&snapshot);
     let rng = Arc::new(ring::rand::SystemRandom::new());
     let mut engine = Engine::new(Arc::new(snapshot), rng, options);
     let start = Instant::now();
+    // RSA signatures: the engine reads no files and no clock; hand it both.
+    engine.set_credentials(credentials);
+    engine.set_wall_clock(start, UnixTime::from(std::time::SystemTime::now()));
     for peer in &args.initiate {
         match engine.initiate(start, peer) {
             Ok(id) => println!("INITIATE {peer} -> {id:?}"),
@@ -230,4 +236,58 @@ fn print_event(e: &Event) {
         }
         other => println!("EVENT {other:?}"),
     }
+}
+
+/// Reads the certificate files the configuration names (`certificate`: our certificate and
+/// key in one PEM file, intermediates after it; `ca`; `remote-certificate`) and CRL files
+/// given by the environment variable `IKV_CRLS` (colon-separated).
+fn load_credentials(snapshot: &Snapshot) -> Credentials {
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).unwrap_or_else(|e| {
+            eprintln!("{}: {e}", p.display());
+            std::process::exit(2);
+        })
+    };
+    let fail = |what: &str, e: ipsec_core::pki::PkiError| -> ! {
+        eprintln!("{what}: {e}");
+        std::process::exit(2);
+    };
+    let crls: Vec<Vec<u8>> = std::env::var("IKV_CRLS")
+        .map(|v| {
+            v.split(':')
+                .filter(|s| !s.is_empty())
+                .map(|f| read(std::path::Path::new(f)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut credentials = Credentials::new();
+    for peer in snapshot.peers() {
+        if let Some(path) = &peer.certificate {
+            let signer = LocalSigner::from_pem_bundle(&read(path))
+                .unwrap_or_else(|e| fail(&path.display().to_string(), e));
+            credentials = credentials.with_local(&peer.name, signer);
+        }
+        if peer.ca.is_none() && peer.remote_certificate.is_none() {
+            continue;
+        }
+        let trust = match &peer.ca {
+            Some(path) => TrustStore::from_pem(&read(path))
+                .unwrap_or_else(|e| fail(&path.display().to_string(), e)),
+            None => TrustStore::new(),
+        };
+        let mut verifier = PeerVerifier::new(trust);
+        if let Some(path) = &peer.remote_certificate {
+            let cert = Certificate::from_pem_or_der(&read(path))
+                .unwrap_or_else(|e| fail(&path.display().to_string(), e));
+            verifier = verifier.with_pinned_certificate(cert);
+        }
+        if !crls.is_empty() {
+            let inputs: Vec<&[u8]> = crls.iter().map(Vec::as_slice).collect();
+            verifier = verifier
+                .with_crls(&inputs)
+                .unwrap_or_else(|e| fail("IKV_CRLS", e));
+        }
+        credentials = credentials.with_verifier(&peer.name, verifier);
+    }
+    credentials
 }

@@ -33,6 +33,10 @@ pub enum EngineError {
     /// The configured authentication method is not implemented yet.
     #[error("authentication method {0} is not supported yet")]
     UnsupportedAuth(&'static str),
+    /// RSA signatures: the driver gave no signer or verifier for this peer
+    /// ([`Engine::set_credentials`](super::Engine::set_credentials)).
+    #[error("peer {0:?}: no certificate credentials")]
+    NoCredentials(String),
     /// The configuration gives nothing to propose.
     #[error("nothing to propose: {0}")]
     NothingToPropose(&'static str),

@@ -155,7 +155,10 @@ impl Engine {
         let initial_contact = sa.role == Role::Initiator && self.wants_initial_contact(sa.peer, id);
         let config = Arc::clone(&self.config);
         let rng = Arc::clone(&self.rng);
+        let credentials = Arc::clone(&self.credentials);
         let ctx = Ctx {
+            credentials: &credentials,
+            wall: self.wall_time(now),
             rng: rng.as_ref(),
             options: &self.options,
             config: &config,
@@ -197,6 +200,12 @@ impl Engine {
             }
             Err(reason) => {
                 self.reject(local, remote, reason);
+                if let Some(code) = pki_notify(reason) {
+                    // RFC 2408 §5 lets a failed phase-1 exchange report its error in an
+                    // (unprotected) Informational exchange; the peer may log it, it cannot
+                    // authenticate it (nor does our engine act on it at this stage).
+                    self.notify_plain(sa.local, sa.remote, sa.cky_i, sa.cky_r, code);
+                }
                 if hs.is_dead() {
                     Step::Failed(reason)
                 } else {
@@ -253,7 +262,10 @@ impl Engine {
         let h = &msg.header;
         let config = Arc::clone(&self.config);
         let rng = Arc::clone(&self.rng);
+        let credentials = Arc::clone(&self.credentials);
         let ctx = Ctx {
+            credentials: &credentials,
+            wall: self.wall_time(now),
             rng: rng.as_ref(),
             options: &self.options,
             config: &config,
@@ -360,7 +372,10 @@ impl Engine {
         let local = SocketAddr::new(session.local.ip(), self.options.ike_port);
         let cky_i = self.new_cookie()?;
         let rng = Arc::clone(&self.rng);
+        let credentials = Arc::clone(&self.credentials);
         let ctx = Ctx {
+            credentials: &credentials,
+            wall: self.wall_time(now),
             rng: rng.as_ref(),
             options: &self.options,
             config: &config,
@@ -687,6 +702,22 @@ impl Engine {
             }
             None => self.reject(local, remote, Reject::UnexpectedMessage),
         }
+    }
+}
+
+/// The error notification (RFC 2408 §3.14.1) a refused certificate or signature earns the
+/// peer: INVALID-CERTIFICATE (17) for a certificate we cannot accept, AUTHENTICATION-FAILED
+/// (24) for an ID its certificate does not carry, INVALID-SIGNATURE (25) for a SIG payload
+/// that does not verify.
+fn pki_notify(reason: Reject) -> Option<u16> {
+    match reason {
+        Reject::UnknownCa
+        | Reject::CertificateExpired
+        | Reject::CertificateRevoked
+        | Reject::InvalidCertificate => Some(17),
+        Reject::CertificateIdMismatch => Some(24),
+        Reject::InvalidSignature => Some(25),
+        _ => None,
     }
 }
 

@@ -34,15 +34,46 @@
 //!   rekeying, expiry, NAT-keepalives. Time comes only from the `now` arguments.
 //! - [`Engine::poll_transmit`] ([`Transmit`]: addresses, ports and the payload, non-ESP marker
 //!   included on the NAT-T port), [`Engine::poll_event`] ([`Event`]).
+//! - Credentials and wall clock (RSA signatures). The engine reads no files and no clock: the
+//!   driver reads the files the configuration names (`certificate`, `ca`,
+//!   `remote-certificate`, CRL files), builds per configured peer a
+//!   [`LocalSigner`](crate::pki::LocalSigner) and a [`PeerVerifier`](crate::pki::PeerVerifier)
+//!   and installs them with [`Engine::set_credentials`] ([`Credentials`], by peer name;
+//!   reload them with the configuration). [`Engine::set_wall_clock`]`(now, UnixTime)` pairs
+//!   one `Instant` with the wall-clock time; certificate validity is then checked at
+//!   `unix + (t - now)` for the `now` of each later call (so simulated time ages certificates
+//!   too). Without credentials, [`Engine::initiate`] fails with
+//!   [`EngineError::NoCredentials`] and a responder refuses with [`Reject::NoCredentials`];
+//!   without a wall clock the peer's certificate is refused ([`Reject::NoWallClock`]).
+//!
+//!   ```text
+//!   let signer   = LocalSigner::from_pem_bundle(&fs::read(peer.certificate)?)?;
+//!   let verifier = PeerVerifier::new(TrustStore::from_pem(&fs::read(peer.ca)?)?)
+//!                      .with_crls(&[&fs::read(crl_file)?])?;
+//!   engine.set_credentials(Credentials::new().with_local(&peer.name, signer)
+//!                                            .with_verifier(&peer.name, verifier));
+//!   engine.set_wall_clock(Instant::now(), UnixTime::from(SystemTime::now()));
+//!   ```
 //! - [`Engine::stats`] ([`Stats`]: every rejection by its typed [`Reject`] reason),
 //!   [`Engine::isakmp_sas`] and [`Engine::ipsec_sas`] (what is up, for listings and tests).
 //!
 //! # Behaviour
-//! - Phase 1: main and aggressive mode, both roles, pre-shared keys (RSA signatures are a
-//!   typed "unsupported" until implemented). The responder chooses the peer by address
-//!   prefix, exchange mode and ID as the manual says; in main mode, where the ID arrives
-//!   encrypted with a key that depends on the pre-shared key, each candidate peer's key is
-//!   tried.
+//! - Phase 1: main and aggressive mode, both roles, pre-shared keys and RSA signatures with
+//!   X.509 certificates (XAuth and hybrid are a typed "unsupported"). The responder chooses
+//!   the peer by address prefix, exchange mode and ID as the manual says; in main mode, where
+//!   the ID arrives encrypted with a key that depends on the pre-shared key, each candidate
+//!   peer's key is tried (with signatures, each candidate's CA).
+//! - RSA signatures: main mode sends CR payloads naming the CAs we trust for the peer in
+//!   MM3/MM4 (aggressive mode in AM1/AM2) and `CERT*, SIG` instead of HASH_I/HASH_R in
+//!   MM5/MM6 (AM2/AM3); peers that send no CR are answered all the same. The peer's
+//!   certificates are validated at the wall-clock time (chain to its configured CA, validity,
+//!   CRLs, key usage), its ID against the certificate (unless `remote-id = ignore`), then its
+//!   signature; each failure is a typed [`Reject`] ([`Reject::UnknownCa`],
+//!   [`Reject::CertificateExpired`], [`Reject::CertificateRevoked`],
+//!   [`Reject::CertificateIdMismatch`], [`Reject::InvalidCertificate`],
+//!   [`Reject::InvalidSignature`], [`Reject::NoCredentials`], [`Reject::NoWallClock`]) and
+//!   earns the peer an unprotected INVALID-CERTIFICATE, AUTHENTICATION-FAILED or
+//!   INVALID-SIGNATURE notification.
 //! - Quick mode: both roles, PFS or not, tunnel or transport, several per ISAKMP SA; the
 //!   responder looks the proposed selectors up among the policies (then the peer's policy
 //!   group templates with `generate-policy`), and applies the peer's `proposal-check`.
@@ -67,6 +98,7 @@
 //! proposals in [`proposal`](crate::proposal). No input can make the engine panic.
 
 mod child;
+mod credentials;
 mod error;
 mod event;
 mod handshake;
@@ -89,6 +121,7 @@ use ring::rand::SecureRandom;
 use crate::config::{Peer, PolicyAction, Snapshot};
 use crate::wire::{Cookie, Datagram, Message, framing};
 
+pub use credentials::{Credentials, WallClock};
 pub use error::EngineError;
 pub use event::{
     DeleteReason, DeleteSa, Direction, DownReason, Event, InstallSa, IsakmpSpi, PeerId, Phase,
@@ -197,6 +230,8 @@ pub struct Engine {
     events: VecDeque<Event>,
     queued_rejections: usize,
     stats: Stats,
+    credentials: Arc<Credentials>,
+    wall_clock: Option<WallClock>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -236,6 +271,8 @@ impl Engine {
             events: VecDeque::new(),
             queued_rejections: 0,
             stats: Stats::default(),
+            credentials: Arc::new(Credentials::default()),
+            wall_clock: None,
         }
     }
 
@@ -249,6 +286,30 @@ impl Engine {
     /// use the new configuration.
     pub fn set_config(&mut self, config: Arc<Snapshot>) {
         self.config = config;
+    }
+
+    /// Installs the certificates, keys and trust anchors of the configured peers (RSA
+    /// signatures). Negotiations started afterwards use them; running ones keep theirs.
+    pub fn set_credentials(&mut self, credentials: Credentials) {
+        self.credentials = Arc::new(credentials);
+    }
+
+    /// The credentials in use.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// Tells the engine that `now` is wall-clock time `unix`. Certificate validity (and CRL
+    /// freshness) is then checked at `unix + (t - now)` for every later `t` the driver
+    /// passes. Call it again to correct for wall-clock steps. Without it, RSA-signature
+    /// authentication fails with [`Reject::NoWallClock`].
+    pub fn set_wall_clock(&mut self, now: Instant, unix: crate::pki::UnixTime) {
+        self.wall_clock = Some(WallClock { instant: now, unix });
+    }
+
+    /// The wall-clock time at `now`, if a wall clock was set.
+    pub fn wall_time(&self, now: Instant) -> Option<crate::pki::UnixTime> {
+        self.wall_clock.map(|w| w.at(now))
     }
 
     /// The configuration in use.

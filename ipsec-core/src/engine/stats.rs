@@ -83,6 +83,51 @@ pub enum Reject {
     /// A failure on our side (random numbers, building a message).
     #[error("internal error: {0}")]
     Internal(&'static str),
+    /// RSA signatures: the driver gave no signer or verifier for this peer
+    /// ([`Engine::set_credentials`](super::Engine::set_credentials)).
+    #[error("no credentials for the peer")]
+    NoCredentials,
+    /// RSA signatures: no wall clock to check certificate validity with
+    /// ([`Engine::set_wall_clock`](super::Engine::set_wall_clock)).
+    #[error("no wall clock for certificate validation")]
+    NoWallClock,
+    /// The peer's certificate does not chain to its configured CA.
+    #[error("certificate from an unknown CA")]
+    UnknownCa,
+    /// A certificate of the peer's chain is expired or not yet valid (at the wall clock).
+    #[error("certificate expired or not yet valid")]
+    CertificateExpired,
+    /// A certificate of the peer's chain is revoked by a configured CRL.
+    #[error("certificate revoked")]
+    CertificateRevoked,
+    /// The peer's ID payload is not an identity of its certificate.
+    #[error("ID does not match the certificate")]
+    CertificateIdMismatch,
+    /// The peer's certificate is unusable for another reason (malformed, bad issuer
+    /// signature, key usage, constraints, expired CRL, not the pinned certificate, key type).
+    #[error("invalid certificate")]
+    InvalidCertificate,
+    /// The peer's SIG payload does not verify with its certificate's key.
+    #[error("invalid signature")]
+    InvalidSignature,
+}
+
+impl From<crate::pki::PkiError> for Reject {
+    fn from(e: crate::pki::PkiError) -> Self {
+        use crate::pki::PkiError as P;
+        match e {
+            P::UnknownIssuer { .. } => Reject::UnknownCa,
+            P::Expired { .. } | P::NotYetValid { .. } => Reject::CertificateExpired,
+            P::Revoked { .. } => Reject::CertificateRevoked,
+            P::IdMismatch { .. } | P::UnsupportedIdType { .. } => Reject::CertificateIdMismatch,
+            P::BadSignature | P::BadHashLength { .. } => Reject::InvalidSignature,
+            P::NoPeerCertificate => Reject::MissingPayload("CERT"),
+            P::SigningFailed | P::KeyMismatch { .. } | P::UnsupportedPrivateKey { .. } => {
+                Reject::Internal("signing")
+            }
+            _ => Reject::InvalidCertificate,
+        }
+    }
 }
 
 impl From<WireError> for Reject {

@@ -17,7 +17,7 @@ use crate::wire::{
     Body, ExchangeType, Identification, Message, Payload, PayloadType, SecurityAssociation,
 };
 
-use super::auth::Proof;
+use super::auth::{PeerProof, cert_request_payloads};
 use super::ident::{id_body, identity_of, our_id};
 use super::nat::{self, NatState};
 use super::protect::{self, one};
@@ -51,9 +51,12 @@ pub(crate) struct SentFirst {
 impl Initiator {
     /// AM1 for `peer`.
     pub fn start(ctx: &Ctx<'_>, peer: &Peer) -> Result<(Self, Vec<u8>), EngineError> {
-        let terms = PeerTerms::of(peer);
+        let terms = PeerTerms::of(peer, ctx.credentials);
         if !terms.auth.is_supported() {
             return Err(EngineError::UnsupportedAuth(terms.auth.name()));
+        }
+        if !terms.auth.has_credentials() {
+            return Err(EngineError::NoCredentials(terms.name.clone()));
         }
         let Some(group) = terms.ours.first().map(|a| a.group) else {
             return Err(EngineError::NothingToPropose("phase-1 transforms"));
@@ -79,12 +82,14 @@ impl Initiator {
         let idii = our_id(&terms.my_id, ctx.local.ip());
         let idii_b = id_body(&idii).map_err(Reject::from)?;
         let g_xi = key.public.clone();
+        let requests = terms.auth.cert_requests();
         let mut payloads = vec![
             Payload::SecurityAssociation(sa),
             Payload::KeyExchange(&g_xi),
             Payload::Nonce(&ni),
             Payload::Identification(idii),
         ];
+        payloads.extend(cert_request_payloads(&requests));
         payloads.extend(vendor::initiator_vids(terms.nat_traversal));
         let message = protect::emit_plain(&protect::header(ctx.cky_i, [0; 8], AM, 0), &payloads)?;
         Ok((
@@ -149,7 +154,7 @@ impl SentFirst {
         Payload::decode(PayloadType::Nonce, nr)?;
         let idir = one(chain, PayloadType::Identification, "IDir")?;
         let id = Identification::parse(idir.body())?;
-        let hash = protect::at_most_one(chain, PayloadType::Hash, "HASH")?;
+        let proof = PeerProof::from_chain(chain)?;
         let a = suite.algorithms;
         a.group.check_public(g_xr)?;
         let mut vendors = vendor::scan(chain);
@@ -178,7 +183,7 @@ impl SentFirst {
             sai_b: &self.sai_b,
         };
         let expected = transcript.hash_r(prf, &keys.skeyids.skeyid, idir.body());
-        self.terms.auth.verify(&expected, hash.map(|h| h.body()))?;
+        self.terms.auth.verify(&expected, &proof, &id, ctx.wall)?;
         if !self.terms.accepts(&id) {
             return Err(Reject::UnacceptableId);
         }
@@ -188,7 +193,7 @@ impl SentFirst {
         let mut iv = IvChain::new(a.hash, a.cipher, &self.g_xi, g_xr)
             .with_max_exchanges(ctx.options.max_exchanges_per_sa.saturating_mul(2));
         let hash_i = transcript.hash_i(prf, &keys.skeyids.skeyid, &self.idii_b);
-        let Proof::Hash(proof) = self.terms.auth.prove(hash_i)?;
+        let proof = self.terms.auth.prove(hash_i)?;
         let hashes = nat::our_hashes(
             a.hash,
             &ctx.cky_i,
@@ -199,7 +204,7 @@ impl SentFirst {
             ctx.rng,
         )?;
         let spi = cookie_pair(&ctx.cky_i, &ctx.cky_r);
-        let mut payloads = vec![Payload::Hash(&proof)];
+        let mut payloads = proof.payloads();
         if nat.is_some() {
             payloads.extend(natd_payloads(&hashes, vendors));
         }
@@ -303,9 +308,12 @@ impl Responder {
                 .find(|p| !matches!(p.remote_id, crate::config::RemoteId::Id(_))),
         }
         .ok_or(Reject::NoPeerConfig)?;
-        let terms = PeerTerms::of(peer);
+        let terms = PeerTerms::of(peer, ctx.credentials);
         if !terms.auth.is_supported() {
             return Err(Reject::UnsupportedAuth);
+        }
+        if !terms.auth.has_credentials() {
+            return Err(Reject::NoCredentials);
         }
         if !terms.accepts(&id) {
             return Err(Reject::UnacceptableId);
@@ -345,7 +353,8 @@ impl Responder {
         let idir = our_id(&terms.my_id, ctx.local.ip());
         let idir_b = id_body(&idir)?;
         let hash_r = transcript.hash_r(prf, &keys.skeyids.skeyid, &idir_b);
-        let Proof::Hash(proof) = terms.auth.prove(hash_r)?;
+        let proof = terms.auth.prove(hash_r)?;
+        let requests = terms.auth.cert_requests();
         let hashes = nat::our_hashes(
             a.hash,
             &ctx.cky_i,
@@ -360,8 +369,9 @@ impl Responder {
             Payload::KeyExchange(&g_xr),
             Payload::Nonce(&nr),
             Payload::Identification(idir),
-            Payload::Hash(&proof),
         ];
+        payloads.extend(proof.payloads());
+        payloads.extend(cert_request_payloads(&requests));
         payloads.extend(vendor::responder_vids(vendors.nat_t));
         payloads.extend(natd_payloads(&hashes, vendors));
         let message =
@@ -444,7 +454,8 @@ impl RSentSecond {
                 (&decrypted, Some(&opened.iv))
             }
         };
-        let hash = protect::at_most_one(chain, PayloadType::Hash, "HASH")?;
+        let proof = PeerProof::from_chain(chain)?;
+        let id = Identification::parse(&self.idii_b)?;
         let transcript = Phase1Transcript {
             g_xi: &self.g_xi,
             g_xr: &self.g_xr,
@@ -453,7 +464,7 @@ impl RSentSecond {
             sai_b: &self.sai_b,
         };
         let expected = transcript.hash_i(self.keys.prf, &self.keys.skeyids.skeyid, &self.idii_b);
-        self.terms.auth.verify(&expected, hash.map(|h| h.body()))?;
+        self.terms.auth.verify(&expected, &proof, &id, ctx.wall)?;
         let nat = detect(
             &self.vendors,
             self.suite.algorithms,

@@ -1,16 +1,39 @@
 //! Phase-1 authentication: the seam where authentication methods plug in.
 //!
-//! Pre-shared keys are implemented. RSA signatures (and the XAuth/hybrid variants, which
-//! authenticate phase 1 with a key or a signature and then run XAuth) are recognised and
-//! refused with [`Reject::UnsupportedAuth`] until their implementation lands: a configured
+//! Pre-shared keys and RSA signatures with X.509 certificates are implemented. The XAuth and
+//! hybrid variants are recognised and refused with [`Reject::UnsupportedAuth`]: a configured
 //! peer with such a method never negotiates, as initiator (`Engine::initiate` fails) or as
 //! responder (its transforms are not offered, so a proposal for it finds no match).
+//!
+//! RSA signatures (RFC 2409 §5.1): SKEYID = prf(Ni_b | Nr_b, g^xy); we prove our identity
+//! with a SIG payload over HASH_I/HASH_R made by the driver-provided
+//! [`LocalSigner`](crate::pki::LocalSigner), preceded by CERT payloads (our certificate and
+//! its intermediates). The peer's proof is checked with its
+//! [`PeerVerifier`](crate::pki::PeerVerifier): the chain to its CA at the engine's wall-clock
+//! time, CRLs, its ID against the certificate (unless `remote-id = ignore`), then the SIG.
 
-use crate::config::{self, Peer};
+use std::sync::Arc;
+
+use crate::config::{self, Peer, RemoteId};
 use crate::crypto::ikev1::Phase1Auth;
 use crate::crypto::{Secret, ct_eq};
-use crate::engine::Reject;
-use crate::wire::AuthMethod;
+use crate::engine::{Credentials, Reject};
+use crate::pki::{LocalSigner, PeerVerifier, UnixTime};
+use crate::wire::{
+    AuthMethod, CertEncoding, Certificate, CertificateRequest, Identification, Payload,
+    PayloadChain, PayloadType,
+};
+
+/// The credentials of one RSA-signature peer.
+#[derive(Clone, Debug)]
+pub(crate) struct RsaCredentials {
+    /// Our key and certificate chain.
+    pub signer: Option<Arc<LocalSigner>>,
+    /// How the peer's certificates are checked.
+    pub verifier: Option<Arc<PeerVerifier>>,
+    /// `remote-id = ignore`: the ID is not bound to the certificate.
+    pub ignore_id: bool,
+}
 
 /// How we prove our identity in phase 1 and check the peer's proof.
 #[derive(Clone, Debug)]
@@ -18,8 +41,8 @@ pub(crate) enum Authenticator {
     /// A pre-shared key (RFC 2409 §5.4): SKEYID = prf(key, Ni_b | Nr_b); the proof is the
     /// HASH_I/HASH_R payload itself.
     PreSharedKey(Secret),
-    /// RSA signatures with certificates (RFC 2409 §5.1): not implemented yet.
-    RsaSignature,
+    /// RSA signatures with certificates (RFC 2409 §5.1).
+    RsaSignature(RsaCredentials),
     /// Pre-shared key followed by XAuth: not implemented yet.
     PreSharedKeyXauth,
     /// Hybrid RSA with XAuth: not implemented yet.
@@ -28,16 +51,47 @@ pub(crate) enum Authenticator {
     NoSecret,
 }
 
+/// What the peer sent as proof of its identity.
+pub(crate) struct PeerProof<'a> {
+    /// The HASH payload body, if any.
+    pub hash: Option<&'a [u8]>,
+    /// The SIG payload body, if any.
+    pub sig: Option<&'a [u8]>,
+    /// The data of its X.509 CERT payloads, in order.
+    pub certs: Vec<&'a [u8]>,
+}
+
+impl<'a> PeerProof<'a> {
+    /// Collects HASH, SIG and CERT payloads from `chain` (HASH and SIG at most once).
+    pub fn from_chain(chain: &PayloadChain<'a>) -> Result<Self, Reject> {
+        let hash = super::protect::at_most_one(chain, PayloadType::Hash, "HASH")?.map(|p| p.body());
+        let sig =
+            super::protect::at_most_one(chain, PayloadType::Signature, "SIG")?.map(|p| p.body());
+        let mut certs = Vec::new();
+        for p in chain.filter(PayloadType::Certificate) {
+            let c = Certificate::parse(p.body())?;
+            if c.encoding == CertEncoding::X509Signature {
+                certs.push(c.data);
+            }
+        }
+        Ok(PeerProof { hash, sig, certs })
+    }
+}
+
 impl Authenticator {
-    /// The authenticator a configured peer calls for.
-    pub fn for_peer(peer: &Peer) -> Self {
+    /// The authenticator a configured peer calls for, with the driver's credentials.
+    pub fn for_peer(peer: &Peer, credentials: &Credentials) -> Self {
         match (peer.auth_method, &peer.secret) {
             (config::AuthMethod::PreSharedKey, Some(psk)) => {
                 Authenticator::PreSharedKey(psk.clone())
             }
             // Validation guarantees the secret; without one the method cannot work either.
             (config::AuthMethod::PreSharedKey, None) => Authenticator::NoSecret,
-            (config::AuthMethod::RsaSignature, _) => Authenticator::RsaSignature,
+            (config::AuthMethod::RsaSignature, _) => Authenticator::RsaSignature(RsaCredentials {
+                signer: credentials.signer(&peer.name).cloned(),
+                verifier: credentials.verifier(&peer.name).cloned(),
+                ignore_id: matches!(peer.remote_id, RemoteId::Ignore),
+            }),
             (config::AuthMethod::PreSharedKeyXauth, _) => Authenticator::PreSharedKeyXauth,
             (config::AuthMethod::RsaSignatureHybrid, _) => Authenticator::RsaSignatureHybrid,
         }
@@ -47,7 +101,7 @@ impl Authenticator {
     pub fn name(&self) -> &'static str {
         match self {
             Authenticator::PreSharedKey(_) => "pre-shared-key",
-            Authenticator::RsaSignature => "rsa-signature",
+            Authenticator::RsaSignature(_) => "rsa-signature",
             Authenticator::PreSharedKeyXauth => "pre-shared-key-xauth",
             Authenticator::RsaSignatureHybrid => "rsa-signature-hybrid",
             Authenticator::NoSecret => "pre-shared-key without a secret",
@@ -56,7 +110,23 @@ impl Authenticator {
 
     /// Whether this method is implemented.
     pub fn is_supported(&self) -> bool {
-        matches!(self, Authenticator::PreSharedKey(_))
+        matches!(
+            self,
+            Authenticator::PreSharedKey(_) | Authenticator::RsaSignature(_)
+        )
+    }
+
+    /// Whether we have what we need to authenticate (RSA: a signer and a verifier).
+    pub fn has_credentials(&self) -> bool {
+        match self {
+            Authenticator::RsaSignature(c) => c.signer.is_some() && c.verifier.is_some(),
+            _ => true,
+        }
+    }
+
+    /// Whether the method signs (CERT and SIG payloads instead of HASH).
+    pub fn signs(&self) -> bool {
+        matches!(self, Authenticator::RsaSignature(_))
     }
 
     /// The Authentication Method attribute we propose and accept (as initiator; the XAuth
@@ -64,7 +134,7 @@ impl Authenticator {
     pub fn method(&self) -> AuthMethod {
         match self {
             Authenticator::PreSharedKey(_) | Authenticator::NoSecret => AuthMethod::PreSharedKey,
-            Authenticator::RsaSignature => AuthMethod::RsaSignatures,
+            Authenticator::RsaSignature(_) => AuthMethod::RsaSignatures,
             Authenticator::PreSharedKeyXauth => AuthMethod::XauthInitPreShared,
             Authenticator::RsaSignatureHybrid => AuthMethod::HybridInitRsa,
         }
@@ -74,36 +144,86 @@ impl Authenticator {
     pub fn skeyid_input(&self) -> Result<Phase1Auth<'_>, Reject> {
         match self {
             Authenticator::PreSharedKey(psk) => Ok(Phase1Auth::PreSharedKey(psk)),
+            Authenticator::RsaSignature(_) => Ok(Phase1Auth::Signature),
             _ => Err(Reject::UnsupportedAuth),
         }
     }
 
     /// The proof to send, given HASH_I or HASH_R: with a pre-shared key, the hash itself in a
-    /// HASH payload.
+    /// HASH payload; with signatures, our certificates and a signature of the hash.
     pub fn prove(&self, hash: Vec<u8>) -> Result<Proof, Reject> {
         match self {
             Authenticator::PreSharedKey(_) => Ok(Proof::Hash(hash)),
+            Authenticator::RsaSignature(c) => {
+                let signer = c.signer.as_ref().ok_or(Reject::NoCredentials)?;
+                let sig = signer.sign(&hash)?;
+                let mut certs = vec![signer.certificate_der().to_vec()];
+                certs.extend(signer.intermediates_der().map(<[u8]>::to_vec));
+                Ok(Proof::Signature { certs, sig })
+            }
             _ => Err(Reject::UnsupportedAuth),
         }
     }
 
-    /// Checks the peer's proof (the received HASH payload body) against the expected
-    /// HASH_I/HASH_R, in constant time.
-    pub fn verify(&self, expected: &[u8], received_hash: Option<&[u8]>) -> Result<(), Reject> {
+    /// The CERTREQ payloads we send (signatures): one per CA we trust for this peer, or one
+    /// naming no CA.
+    pub fn cert_requests(&self) -> Vec<Vec<u8>> {
+        let Authenticator::RsaSignature(c) = self else {
+            return Vec::new();
+        };
+        let mut names: Vec<Vec<u8>> = c
+            .verifier
+            .as_ref()
+            .map(|v| v.trust_store().ca_names().map(<[u8]>::to_vec).collect())
+            .unwrap_or_default();
+        if names.is_empty() {
+            names.push(Vec::new());
+        }
+        names
+    }
+
+    /// Checks the peer's proof against the expected HASH_I/HASH_R: a pre-shared key's HASH in
+    /// constant time; with signatures, the certificate chain at `now` (wall clock), the ID
+    /// payload against the certificate, then the SIG.
+    pub fn verify(
+        &self,
+        expected: &[u8],
+        proof: &PeerProof<'_>,
+        id: &Identification<'_>,
+        now: Option<UnixTime>,
+    ) -> Result<(), Reject> {
         match self {
-            Authenticator::PreSharedKey(_) => match received_hash {
+            Authenticator::PreSharedKey(_) => match proof.hash {
                 Some(h) if ct_eq(expected, h) => Ok(()),
                 Some(_) => Err(Reject::AuthenticationFailed),
                 None => Err(Reject::MissingPayload("HASH")),
             },
+            Authenticator::RsaSignature(c) => {
+                let verifier = c.verifier.as_ref().ok_or(Reject::NoCredentials)?;
+                let sig = proof.sig.ok_or(Reject::MissingPayload("SIG"))?;
+                // No CERT payload: the verifier uses the pinned `remote-certificate`, or
+                // refuses (NoPeerCertificate, i.e. a missing CERT).
+                let now = now.ok_or(Reject::NoWallClock)?;
+                let peer = if c.ignore_id {
+                    verifier.verify_certificates(now, &proof.certs)?
+                } else {
+                    let value = id.value()?;
+                    verifier.verify(now, &proof.certs, &value)?
+                };
+                peer.check_auth_method(AuthMethod::RsaSignatures)?;
+                peer.verify_signature(expected, sig)?;
+                Ok(())
+            }
             _ => Err(Reject::UnsupportedAuth),
         }
     }
 
-    /// Whether two authenticators hold the same pre-shared key (then trying both is useless).
+    /// Whether two authenticators derive the same SKEYID (then trying both to decrypt is
+    /// useless): equal pre-shared keys, or both signatures.
     pub fn same_key(&self, other: &Authenticator) -> bool {
         match (self, other) {
             (Authenticator::PreSharedKey(a), Authenticator::PreSharedKey(b)) => a == b,
+            (Authenticator::RsaSignature(_), Authenticator::RsaSignature(_)) => true,
             _ => false,
         }
     }
@@ -114,4 +234,43 @@ impl Authenticator {
 pub(crate) enum Proof {
     /// A HASH payload (pre-shared keys).
     Hash(Vec<u8>),
+    /// CERT payloads (X.509 signature, DER; ours first) and a SIG payload.
+    Signature {
+        /// The certificates.
+        certs: Vec<Vec<u8>>,
+        /// The signature.
+        sig: Vec<u8>,
+    },
+}
+
+impl Proof {
+    /// The payloads that carry it (CERT* SIG, or HASH).
+    pub fn payloads(&self) -> Vec<Payload<'_>> {
+        match self {
+            Proof::Hash(h) => vec![Payload::Hash(h)],
+            Proof::Signature { certs, sig } => certs
+                .iter()
+                .map(|c| {
+                    Payload::Certificate(Certificate {
+                        encoding: CertEncoding::X509Signature,
+                        data: c,
+                    })
+                })
+                .chain(std::iter::once(Payload::Signature(sig)))
+                .collect(),
+        }
+    }
+}
+
+/// CERTREQ payloads for `authorities` (X.509 signature certificates).
+pub(crate) fn cert_request_payloads(authorities: &[Vec<u8>]) -> Vec<Payload<'_>> {
+    authorities
+        .iter()
+        .map(|a| {
+            Payload::CertificateRequest(CertificateRequest {
+                cert_type: CertEncoding::X509Signature,
+                authority: a,
+            })
+        })
+        .collect()
 }

@@ -11,7 +11,7 @@ use crate::wire::{
     ExchangeType, Identification, Message, Payload, PayloadType, SecurityAssociation,
 };
 
-use super::auth::{Authenticator, Proof};
+use super::auth::{Authenticator, PeerProof, cert_request_payloads};
 use super::ident::{id_body, identity_of, our_id};
 use super::nat::{self, NatState};
 use super::protect::{self, one};
@@ -68,9 +68,12 @@ pub(crate) struct SentId {
 impl Initiator {
     /// MM1 for `peer`.
     pub fn start(ctx: &Ctx<'_>, peer: &Peer) -> Result<(Self, Vec<u8>), EngineError> {
-        let terms = PeerTerms::of(peer);
+        let terms = PeerTerms::of(peer, ctx.credentials);
         if !terms.auth.is_supported() {
             return Err(EngineError::UnsupportedAuth(terms.auth.name()));
+        }
+        if !terms.auth.has_credentials() {
+            return Err(EngineError::NoCredentials(terms.name.clone()));
         }
         let sa = phase1::offer(
             &terms.ours,
@@ -168,7 +171,9 @@ impl SentSa {
             ctx.options.force_udp_encapsulation,
             ctx.rng,
         )?;
+        let requests = self.terms.auth.cert_requests();
         let mut payloads = vec![Payload::KeyExchange(&key.public), Payload::Nonce(&ni)];
+        payloads.extend(cert_request_payloads(&requests));
         payloads.extend(natd_payloads(&hashes, vendors));
         let message =
             protect::emit_plain(&protect::header(ctx.cky_i, ctx.cky_r, MM, 0), &payloads)?;
@@ -238,9 +243,10 @@ impl SentKe {
             sai_b: &self.sai_b,
         };
         let hash_i = transcript.hash_i(prf, &keys.skeyids.skeyid, &idii_b);
-        let Proof::Hash(proof) = self.terms.auth.prove(hash_i)?;
+        let proof = self.terms.auth.prove(hash_i)?;
         let spi = cookie_pair(&ctx.cky_i, &ctx.cky_r);
-        let mut payloads = vec![Payload::Identification(idii), Payload::Hash(&proof)];
+        let mut payloads = vec![Payload::Identification(idii)];
+        payloads.extend(proof.payloads());
         if ctx.initial_contact {
             payloads.push(super::initial_contact(&spi));
         }
@@ -278,7 +284,8 @@ impl SentId {
         let opened = protect::open(&self.keys, &self.iv, &msg.header, ciphertext)?;
         let chain = protect::parse_decrypted(&msg.header, &opened.plaintext)?;
         let idir = one(&chain, PayloadType::Identification, "IDir")?;
-        let hash = protect::at_most_one(&chain, PayloadType::Hash, "HASH")?;
+        let id = Identification::parse(idir.body())?;
+        let proof = PeerProof::from_chain(&chain)?;
         let transcript = Phase1Transcript {
             g_xi: &self.g_xi,
             g_xr: &self.g_xr,
@@ -287,8 +294,7 @@ impl SentId {
             sai_b: &self.sai_b,
         };
         let expected = transcript.hash_r(self.keys.prf, &self.keys.skeyids.skeyid, idir.body());
-        self.terms.auth.verify(&expected, hash.map(|h| h.body()))?;
-        let id = Identification::parse(idir.body())?;
+        self.terms.auth.verify(&expected, &proof, &id, ctx.wall)?;
         if !self.terms.accepts(&id) {
             return Err(Reject::UnacceptableId);
         }
@@ -353,12 +359,19 @@ impl Responder {
         let all: Vec<Candidate> = peers
             .iter()
             .map(|p| Candidate {
-                terms: PeerTerms::of(p),
+                terms: PeerTerms::of(p, ctx.credentials),
             })
             .filter(|c| c.terms.auth.is_supported())
             .collect();
         if all.is_empty() {
             return Err(Reject::UnsupportedAuth);
+        }
+        let all: Vec<Candidate> = all
+            .into_iter()
+            .filter(|c| c.terms.auth.has_credentials())
+            .collect();
+        if all.is_empty() {
+            return Err(Reject::NoCredentials);
         }
         let mut chosen = None;
         for c in &all {
@@ -457,7 +470,16 @@ impl RSentSa {
             ctx.options.force_udp_encapsulation,
             ctx.rng,
         )?;
+        let mut requests: Vec<Vec<u8>> = Vec::new();
+        for c in &self.candidates {
+            for r in c.terms.auth.cert_requests() {
+                if !requests.contains(&r) {
+                    requests.push(r);
+                }
+            }
+        }
         let mut payloads = vec![Payload::KeyExchange(&g_xr), Payload::Nonce(&nr)];
+        payloads.extend(cert_request_payloads(&requests));
         if nat.is_some() {
             payloads.extend(natd_payloads(&hashes, self.vendors));
         }
@@ -528,35 +550,63 @@ impl RSentKe {
                 }
             };
             let idii = one(&chain, PayloadType::Identification, "IDii")?;
-            let hash = protect::at_most_one(&chain, PayloadType::Hash, "HASH")?;
-            let expected = transcript.hash_i(prf, &keys.skeyids.skeyid, idii.body());
-            if let Err(e) = c.terms.auth.verify(&expected, hash.map(|h| h.body())) {
-                last_error = e;
-                continue;
-            }
-            // Authenticated with this key: the peer is the first candidate holding the key
-            // that accepts the ID, those naming the ID first (the manual's order).
             let id = Identification::parse(idii.body())?;
+            let proof = PeerProof::from_chain(&chain)?;
+            let expected = transcript.hash_i(prf, &keys.skeyids.skeyid, idii.body());
             let sharing = || {
                 self.candidates
                     .iter()
                     .filter(|d| d.terms.auth.same_key(&c.terms.auth))
             };
-            let peer = sharing()
-                .find(|d| matches!(d.terms.remote_id, RemoteId::Id(_)) && d.terms.accepts(&id))
-                .or_else(|| sharing().find(|d| d.terms.accepts(&id)))
-                .ok_or(Reject::UnacceptableId)?;
+            let peer = if c.terms.auth.signs() {
+                // Signatures: the SKEYID is the same for every candidate, and each has its
+                // own CA: the first candidate that accepts the ID (those naming it first,
+                // the manual's order) and whose verifier accepts the proof.
+                let ordered: Vec<&Candidate> = sharing()
+                    .filter(|d| {
+                        matches!(d.terms.remote_id, RemoteId::Id(_)) && d.terms.accepts(&id)
+                    })
+                    .chain(sharing().filter(|d| {
+                        !matches!(d.terms.remote_id, RemoteId::Id(_)) && d.terms.accepts(&id)
+                    }))
+                    .collect();
+                let mut error = Reject::UnacceptableId;
+                let mut found = None;
+                for d in ordered {
+                    match d.terms.auth.verify(&expected, &proof, &id, ctx.wall) {
+                        Ok(()) => {
+                            found = Some(d);
+                            break;
+                        }
+                        Err(e) => error = e,
+                    }
+                }
+                found.ok_or(error)?
+            } else {
+                if let Err(e) = c.terms.auth.verify(&expected, &proof, &id, ctx.wall) {
+                    last_error = e;
+                    continue;
+                }
+                // Authenticated with this key: the peer is the first candidate holding the
+                // key that accepts the ID, those naming the ID first (the manual's order).
+                sharing()
+                    .find(|d| matches!(d.terms.remote_id, RemoteId::Id(_)) && d.terms.accepts(&id))
+                    .or_else(|| sharing().find(|d| d.terms.accepts(&id)))
+                    .ok_or(Reject::UnacceptableId)?
+            };
             let mut iv = opened.iv;
             iv.confirm(0);
             let idir = our_id(&peer.terms.my_id, ctx.local.ip());
             let idir_b = id_body(&idir)?;
             let hash_r = transcript.hash_r(prf, &keys.skeyids.skeyid, &idir_b);
-            let Proof::Hash(proof) = peer.terms.auth.prove(hash_r)?;
+            let proof = peer.terms.auth.prove(hash_r)?;
+            let mut payloads = vec![Payload::Identification(idir)];
+            payloads.extend(proof.payloads());
             let message = protect::seal(
                 &keys,
                 &mut iv,
                 &protect::header(ctx.cky_i, ctx.cky_r, MM, 0),
-                &[Payload::Identification(idir), Payload::Hash(&proof)],
+                &payloads,
             )?;
             let sa = Phase1Sa {
                 peer_name: peer.terms.name.clone(),

@@ -11,6 +11,10 @@
 //!  R -> I  HDR*, IDir, HASH_R
 //! ```
 //!
+//! With RSA signatures, HASH_I/HASH_R are replaced by `CERT*, SIG` (the signed hash), and
+//! the KE messages of main mode (MM3, MM4) and aggressive mode's first two carry CR payloads
+//! naming the CAs we trust for the peer (RFC 2409 §5.1).
+//!
 //! Each mode and role is an enum of the states between messages ([`main_mode::Initiator`],
 //! [`main_mode::Responder`], [`aggressive::Initiator`], [`aggressive::Responder`]); each
 //! state holds exactly what the next step needs. A step takes one received message and
@@ -18,7 +22,7 @@
 //! or moves on and says what to send ([`Progress`]). Retransmission, duplicate detection,
 //! timeouts and port floating are the engine's: this module knows only the protocol.
 //!
-//! Supporting modules: [`auth`] (the authentication seam: pre-shared keys now), [`ident`]
+//! Supporting modules: [`auth`] (the authentication seam: pre-shared keys, RSA signatures), [`ident`]
 //! (ID payloads), [`nat`] (NAT-D), [`vendor`] (Vendor IDs), [`protect`] (emission,
 //! encryption, payload lookup).
 
@@ -68,6 +72,10 @@ pub(crate) struct Ctx<'a> {
     /// Whether to send INITIAL-CONTACT if we are the initiator and the peer asks for it:
     /// the engine says yes only when no other SA with this peer exists.
     pub initial_contact: bool,
+    /// The driver's certificates and keys (RSA signatures).
+    pub credentials: &'a crate::engine::Credentials,
+    /// Wall-clock time, for certificate validity (none if the driver set no wall clock).
+    pub wall: Option<crate::pki::UnixTime>,
 }
 
 impl Ctx<'_> {
@@ -226,11 +234,11 @@ pub(crate) struct PeerTerms {
 }
 
 impl PeerTerms {
-    pub fn of(peer: &Peer) -> Self {
+    pub fn of(peer: &Peer, credentials: &crate::engine::Credentials) -> Self {
         PeerTerms {
             name: peer.name.clone(),
             ours: Phase1Algorithms::from_config(&peer.phase1_transforms()),
-            auth: Authenticator::for_peer(peer),
+            auth: Authenticator::for_peer(peer, credentials),
             lifetime: peer.lifetime,
             nat_traversal: peer.nat_traversal,
             my_id: peer.my_id.clone(),

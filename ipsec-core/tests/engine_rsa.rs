@@ -1,0 +1,572 @@
+//! Phase 1 with RSA signatures and X.509 certificates (vectors/pki): main and aggressive
+//! mode, both roles, with and without PFS, tunnel and transport; and the PKI failures
+//! (expired by the wall clock, unknown CA, revoked by a CRL, ID not in the certificate, a
+//! tampered SIG), each refused with its typed reason and leaving no SA.
+
+mod engine_sim;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine_sim::{Scenario, Sim, established, pairs_match};
+use ipsec_core::config::{Config, Snapshot};
+use ipsec_core::engine::{Credentials, EngineError, EngineOptions, Event, Phase, Reject, UdpEncap};
+use ipsec_core::pki::{LocalSigner, PeerVerifier, TrustStore, UnixTime};
+use ipsec_core::proposal::phase2::Mode;
+use ipsec_core::wire::{ExchangeType, Message, Notification, PayloadType};
+
+/// 2030-01-01T00:00:00Z: inside every normal validity period of the test PKI.
+const Y2030: i64 = 1_893_456_000;
+/// 2046-01-01T00:00:00Z: after every one.
+const Y2046: i64 = 2_398_291_200;
+
+fn pki(file: &str) -> String {
+    format!("{}/../vectors/pki/{file}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(file: &str) -> Vec<u8> {
+    std::fs::read(pki(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+/// One side's certificate material.
+#[derive(Clone, Debug)]
+struct Side {
+    /// Certificate (PEM), then its key, then intermediates to send.
+    cert: &'static str,
+    key: &'static str,
+    intermediates: &'static [&'static str],
+    /// The CA this side trusts for its peer.
+    ca: &'static str,
+    /// A CRL this side applies.
+    crl: Option<&'static str>,
+    /// `my-id`, if not `auto` (the address).
+    my_id: Option<&'static str>,
+    /// Wall-clock time of this side at the start.
+    wall: i64,
+}
+
+const MOON: Side = Side {
+    cert: "moon.pem",
+    key: "moon.key.pem",
+    intermediates: &[],
+    ca: "ca.pem",
+    crl: Some("ca.crl.pem"),
+    my_id: None,
+    wall: Y2030,
+};
+
+const SUN: Side = Side {
+    cert: "sun.pem",
+    key: "sun.key.pem",
+    intermediates: &["intermediate.pem"],
+    ca: "ca.pem",
+    crl: Some("ca.crl.pem"),
+    my_id: None,
+    wall: Y2030,
+};
+
+/// The scenario's configuration of one side, with `auth-method = rsa-signature`.
+fn rsa_config(s: &Scenario, initiator: bool, side: &Side) -> Arc<Snapshot> {
+    let text = s.side_text(initiator);
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.starts_with("secret = ") {
+            out.push_str(&format!(
+                "auth-method = \"rsa-signature\"\ncertificate = \"{}\"\nca = \"{}\"\n",
+                pki(side.cert),
+                pki(side.ca)
+            ));
+            if let Some(id) = side.my_id {
+                out.push_str(&format!("my-id = \"{id}\"\n"));
+            }
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    match Config::from_toml_str(&out, "rsa.toml") {
+        Ok(c) => Arc::new(c),
+        Err(e) => panic!("config: {e:?}\n{out}"),
+    }
+}
+
+/// What the driver would build from the files the configuration names.
+fn credentials(peer: &str, side: &Side) -> Credentials {
+    let mut chain = read(side.cert);
+    for i in side.intermediates {
+        chain.extend(read(i));
+    }
+    let signer = LocalSigner::from_pem(&read(side.key), &chain).expect("signer");
+    let mut verifier = PeerVerifier::new(TrustStore::from_pem(&read(side.ca)).expect("ca"));
+    if let Some(crl) = side.crl {
+        verifier = verifier.with_crls(&[&read(crl)]).expect("crl");
+    }
+    Credentials::new()
+        .with_local(peer, signer)
+        .with_verifier(peer, verifier)
+}
+
+/// A (index 0, 198.18.0.1) is `a`, B (index 1, 198.18.0.2) is `b`.
+fn rsa_sim(s: &Scenario, a: &Side, b: &Side, seed: u64) -> Sim {
+    let mut sim = Sim::new(seed);
+    sim.add(
+        "a",
+        engine_sim::A,
+        rsa_config(s, true, a),
+        EngineOptions::default(),
+    );
+    sim.add(
+        "b",
+        engine_sim::B,
+        rsa_config(s, false, b),
+        EngineOptions::default(),
+    );
+    let now = sim.now;
+    sim.nodes[0].engine.set_credentials(credentials("b", a));
+    sim.nodes[1].engine.set_credentials(credentials("a", b));
+    sim.nodes[0]
+        .engine
+        .set_wall_clock(now, UnixTime::from_secs(a.wall));
+    sim.nodes[1]
+        .engine
+        .set_wall_clock(now, UnixTime::from_secs(b.wall));
+    sim
+}
+
+fn start(sim: &mut Sim, initiator: usize) {
+    let now = sim.now;
+    let peer = if initiator == 0 { "b" } else { "a" };
+    sim.nodes[initiator]
+        .engine
+        .initiate(now, peer)
+        .expect("initiate");
+}
+
+fn handshake(s: &Scenario, initiator: usize) {
+    let mut sim = rsa_sim(s, &MOON, &SUN, 1);
+    start(&mut sim, initiator);
+    assert!(
+        sim.run_until(Duration::from_secs(20), established),
+        "no SA pair for {s:?}: a {:?}\nb {:?}\nstats a {:?}\nstats b {:?}",
+        sim.nodes[0].events,
+        sim.nodes[1].events,
+        sim.nodes[0].engine.stats(),
+        sim.nodes[1].engine.stats()
+    );
+    let (a, b) = (&sim.nodes[0], &sim.nodes[1]);
+    assert!(pairs_match(a, b));
+    let mode = a.outbound().next().unwrap().mode;
+    assert_eq!(
+        mode,
+        if s.tunnel {
+            Mode::Tunnel
+        } else {
+            Mode::Transport
+        }
+    );
+    for n in [a, b] {
+        assert_eq!(
+            n.engine.stats().total_rejected(),
+            0,
+            "{:?}",
+            n.engine.stats()
+        );
+        assert_eq!(n.count(|e| matches!(e, Event::IsakmpSaUp { .. })), 1);
+        assert_eq!(n.engine.isakmp_sas().len(), 1);
+        assert_eq!(n.engine.ipsec_sas().len(), 1);
+    }
+    // Each side knows the other by the address in its certificate.
+    let ids: Vec<_> = [a, b]
+        .iter()
+        .map(|n| n.engine.isakmp_sas()[0].remote_id.clone())
+        .collect();
+    assert_eq!(
+        ids[0],
+        Some(ipsec_core::config::Identity::Address(
+            engine_sim::B.parse().unwrap()
+        ))
+    );
+    assert_eq!(
+        ids[1],
+        Some(ipsec_core::config::Identity::Address(
+            engine_sim::A.parse().unwrap()
+        ))
+    );
+}
+
+#[test]
+fn main_and_aggressive_rsa_both_roles_pfs_and_modes() {
+    for mode in ["main", "aggressive"] {
+        for (pfs, tunnel) in [("none", true), ("modp2048", true), ("none", false)] {
+            for initiator in [0, 1] {
+                let s = Scenario {
+                    exchange_mode: mode,
+                    pfs_group: pfs,
+                    tunnel,
+                    ..Scenario::default()
+                };
+                handshake(&s, initiator);
+            }
+        }
+    }
+}
+
+#[test]
+fn rsa_with_ecp256_pfs_and_transport() {
+    for mode in ["main", "aggressive"] {
+        let s = Scenario {
+            exchange_mode: mode,
+            pfs_group: "ecp256",
+            tunnel: false,
+            ..Scenario::default()
+        };
+        handshake(&s, 0);
+    }
+}
+
+#[test]
+fn rsa_behind_forced_udp_encapsulation_still_authenticates() {
+    // NAT-T floats main mode to port 4500 before MM5: the CERT/SIG messages go there.
+    let s = Scenario::default();
+    let mut sim = Sim::new(3);
+    let options = EngineOptions {
+        force_udp_encapsulation: true,
+        ..EngineOptions::default()
+    };
+    sim.add("a", engine_sim::A, rsa_config(&s, true, &MOON), options);
+    sim.add(
+        "b",
+        engine_sim::B,
+        rsa_config(&s, false, &SUN),
+        EngineOptions::default(),
+    );
+    let now = sim.now;
+    sim.nodes[0].engine.set_credentials(credentials("b", &MOON));
+    sim.nodes[1].engine.set_credentials(credentials("a", &SUN));
+    for n in &mut sim.nodes {
+        n.engine.set_wall_clock(now, UnixTime::from_secs(Y2030));
+    }
+    start(&mut sim, 0);
+    assert!(sim.run_until(Duration::from_secs(20), established));
+    let encap = sim.nodes[0].outbound().next().unwrap().encap;
+    assert!(matches!(encap, Some(UdpEncap { .. })));
+}
+
+/// Runs a negotiation that must fail; returns the sim after every timeout has passed.
+fn failing(s: &Scenario, a: &Side, b: &Side, initiator: usize) -> Sim {
+    let mut sim = rsa_sim(s, a, b, 7);
+    start(&mut sim, initiator);
+    sim.run_for(Duration::from_secs(400), |_| {});
+    assert!(!established(&sim));
+    sim
+}
+
+/// Refused on the exchange's last message (main mode MM6 by the initiator, aggressive mode
+/// AM3 by the responder): that message is not acknowledged, so its sender had already
+/// authenticated the other side and holds an ISAKMP SA the refusing side does not have.
+/// Nothing is installed anywhere; the quick mode over that SA times out.
+fn assert_refused_on_last_message(sim: &Sim, refused_by: usize, initiator: usize) {
+    for n in &sim.nodes {
+        assert!(n.installed.is_empty(), "{}: {:?}", n.name, n.installed);
+        assert!(n.engine.ipsec_sas().is_empty(), "{}", n.name);
+    }
+    let refuser = &sim.nodes[refused_by];
+    assert!(refuser.engine.isakmp_sas().is_empty());
+    assert_eq!(refuser.count(|e| matches!(e, Event::IsakmpSaUp { .. })), 0);
+    assert!(
+        sim.nodes[initiator]
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::NegotiationFailed { .. }))
+    );
+}
+
+/// No SA anywhere, nothing installed, and the initiator saw phase 1 fail.
+fn assert_nothing_left(sim: &Sim, initiator: usize) {
+    for n in &sim.nodes {
+        assert!(n.installed.is_empty(), "{}: {:?}", n.name, n.installed);
+        assert!(
+            n.engine.isakmp_sas().is_empty(),
+            "{}: {:?}\n{:?}",
+            n.name,
+            n.engine.isakmp_sas(),
+            n.events
+        );
+        assert!(n.engine.ipsec_sas().is_empty(), "{}", n.name);
+        assert_eq!(n.count(|e| matches!(e, Event::IsakmpSaUp { .. })), 0);
+    }
+    assert!(
+        sim.nodes[initiator].events.iter().any(|e| matches!(
+            e,
+            Event::NegotiationFailed {
+                phase: Phase::One,
+                ..
+            }
+        )),
+        "{:?}",
+        sim.nodes[initiator].events
+    );
+}
+
+/// The error notifications (type numbers) node `from` sent in plain Informational exchanges.
+fn notifications_sent(sim: &Sim, from: usize) -> Vec<u16> {
+    sim.sent
+        .iter()
+        .filter(|p| p.from == from)
+        .filter_map(|p| {
+            let bytes = if p.src.port() == 4500 {
+                &p.payload[4..]
+            } else {
+                &p.payload[..]
+            };
+            let msg = Message::parse(bytes).ok()?;
+            if msg.header.exchange_type != ExchangeType::Informational {
+                return None;
+            }
+            let chain = msg.payloads()?;
+            let n = chain.filter(PayloadType::Notification).next()?;
+            Some(Notification::parse(n.body()).ok()?.notify_type.value())
+        })
+        .collect()
+}
+
+fn check_failure(a: Side, b: Side, expected: Reject, refused_by: usize) {
+    for mode in ["main", "aggressive"] {
+        let s = Scenario {
+            exchange_mode: mode,
+            ..Scenario::default()
+        };
+        let initiator = 0;
+        let sim = failing(&s, &a, &b, initiator);
+        let stats = sim.nodes[refused_by].engine.stats();
+        assert!(
+            stats.rejected(expected) >= 1,
+            "{mode}: expected {expected:?} at node {refused_by}: {stats:?}"
+        );
+        let code = match expected {
+            Reject::CertificateIdMismatch => 24,
+            Reject::InvalidSignature => 25,
+            _ => 17,
+        };
+        assert!(
+            notifications_sent(&sim, refused_by).contains(&code),
+            "{mode}: {expected:?} should send notification {code}"
+        );
+        let last_message = (mode == "aggressive") == (refused_by != initiator);
+        if last_message {
+            assert_refused_on_last_message(&sim, refused_by, initiator);
+        } else {
+            assert_nothing_left(&sim, initiator);
+        }
+    }
+}
+
+#[test]
+fn expired_certificate_by_the_wall_clock() {
+    // B's clock says 2046: A's certificate (and the CA) expired in 2045.
+    let b = Side {
+        wall: Y2046,
+        crl: None,
+        ..SUN
+    };
+    check_failure(MOON, b, Reject::CertificateExpired, 1);
+    // The initiator's clock: B's certificate is refused by A.
+    let a = Side {
+        wall: Y2046,
+        crl: None,
+        ..MOON
+    };
+    check_failure(a, SUN, Reject::CertificateExpired, 0);
+}
+
+#[test]
+fn wall_clock_moves_with_the_engine_clock() {
+    // Valid at the start (2044-12-31T00:00Z), expired one day later of simulated time.
+    let b = Side {
+        wall: 2_366_841_600 - 86_400,
+        crl: None,
+        ..SUN
+    };
+    let s = Scenario::default();
+    let mut sim = rsa_sim(&s, &MOON, &b, 2);
+    sim.run_for(Duration::from_secs(2 * 86_400), |_| {});
+    start(&mut sim, 0);
+    sim.run_for(Duration::from_secs(400), |_| {});
+    assert!(!established(&sim));
+    assert!(
+        sim.nodes[1]
+            .engine
+            .stats()
+            .rejected(Reject::CertificateExpired)
+            >= 1
+    );
+    assert_nothing_left(&sim, 0);
+}
+
+#[test]
+fn certificate_from_an_unknown_ca() {
+    // `other` has moon's subject and SANs but is issued by an unrelated root.
+    let a = Side {
+        cert: "other.pem",
+        key: "other.key.pem",
+        ..MOON
+    };
+    check_failure(a, SUN, Reject::UnknownCa, 1);
+}
+
+#[test]
+fn revoked_certificate() {
+    let a = Side {
+        cert: "revoked.pem",
+        key: "revoked.key.pem",
+        my_id: Some("fqdn:revoked.ikv.test"),
+        ..MOON
+    };
+    check_failure(a, SUN, Reject::CertificateRevoked, 1);
+}
+
+#[test]
+fn id_not_in_the_certificate() {
+    let a = Side {
+        my_id: Some("fqdn:sun.ikv.test"),
+        ..MOON
+    };
+    check_failure(a, SUN, Reject::CertificateIdMismatch, 1);
+    // The responder claims an ID its certificate does not carry.
+    let b = Side {
+        my_id: Some("fqdn:moon.ikv.test"),
+        ..SUN
+    };
+    check_failure(MOON, b, Reject::CertificateIdMismatch, 0);
+}
+
+#[test]
+fn tampered_signature_in_aggressive_mode() {
+    let s = Scenario {
+        exchange_mode: "aggressive",
+        ..Scenario::default()
+    };
+    let mut sim = rsa_sim(&s, &MOON, &SUN, 4);
+    // Hold back AM2 (B to A) and deliver it with one bit of its SIG flipped.
+    let held: Rc<RefCell<Vec<engine_sim::PacketInfo>>> = Rc::default();
+    let h = Rc::clone(&held);
+    sim.filter = Some(Box::new(move |p| {
+        if p.from == 1 {
+            h.borrow_mut().push(p.clone());
+            return true;
+        }
+        false
+    }));
+    start(&mut sim, 0);
+    assert!(sim.run_until(Duration::from_secs(5), |_| !held.borrow().is_empty()));
+    let am2 = held.borrow()[0].clone();
+    let mut bytes = am2.payload.clone();
+    let offset = {
+        let msg = Message::parse(&bytes).expect("AM2");
+        let sig = msg
+            .payloads()
+            .expect("plain AM2")
+            .filter(PayloadType::Signature)
+            .next()
+            .expect("SIG in AM2")
+            .body();
+        assert!(
+            msg.payloads()
+                .unwrap()
+                .filter(PayloadType::Certificate)
+                .count()
+                >= 2,
+            "sun's certificate and its intermediate"
+        );
+        sig.as_ptr() as usize - bytes.as_ptr() as usize + 10
+    };
+    bytes[offset] ^= 0x01;
+    let now = sim.now;
+    sim.nodes[0]
+        .engine
+        .handle_datagram(now, am2.dst, am2.src, &bytes);
+    sim.collect();
+    assert_eq!(
+        sim.nodes[0]
+            .engine
+            .stats()
+            .rejected(Reject::InvalidSignature),
+        1
+    );
+    assert!(notifications_sent(&sim, 0).contains(&25));
+    sim.run_for(Duration::from_secs(400), |_| {});
+    assert_nothing_left(&sim, 0);
+}
+
+#[test]
+fn missing_credentials_are_typed() {
+    let s = Scenario::default();
+    let mut sim = Sim::new(9);
+    sim.add(
+        "a",
+        engine_sim::A,
+        rsa_config(&s, true, &MOON),
+        EngineOptions::default(),
+    );
+    let now = sim.now;
+    assert_eq!(
+        sim.nodes[0].engine.initiate(now, "b"),
+        Err(EngineError::NoCredentials("b".into()))
+    );
+    // With credentials but no wall clock, the peer's certificate cannot be checked.
+    let mut sim = rsa_sim(&s, &MOON, &SUN, 9);
+    sim.nodes[1] = {
+        let mut n = Sim::new(9);
+        n.add(
+            "b",
+            engine_sim::B,
+            rsa_config(&s, false, &SUN),
+            EngineOptions::default(),
+        );
+        let mut node = n.nodes.remove(0);
+        node.engine.set_credentials(credentials("a", &SUN));
+        node
+    };
+    start(&mut sim, 0);
+    sim.run_for(Duration::from_secs(400), |_| {});
+    assert!(sim.nodes[1].engine.stats().rejected(Reject::NoWallClock) >= 1);
+    assert_nothing_left(&sim, 0);
+}
+
+#[test]
+fn pinned_remote_certificate() {
+    use ipsec_core::pki::Certificate;
+    for (pinned, ok) in [("moon.pem", true), ("other.pem", false)] {
+        let s = Scenario::default();
+        let mut sim = rsa_sim(&s, &MOON, &SUN, 11);
+        // B pins A's certificate (`remote-certificate`) and trusts no CA.
+        let mut chain = read(SUN.cert);
+        chain.extend(read("intermediate.pem"));
+        let signer = LocalSigner::from_pem(&read(SUN.key), &chain).unwrap();
+        let verifier = PeerVerifier::new(TrustStore::new())
+            .with_pinned_certificate(Certificate::from_pem_or_der(&read(pinned)).unwrap());
+        sim.nodes[1].engine.set_credentials(
+            Credentials::new()
+                .with_local("a", signer)
+                .with_verifier("a", verifier),
+        );
+        start(&mut sim, 0);
+        if ok {
+            assert!(sim.run_until(Duration::from_secs(20), established));
+        } else {
+            sim.run_for(Duration::from_secs(400), |_| {});
+            assert!(
+                sim.nodes[1]
+                    .engine
+                    .stats()
+                    .rejected(Reject::InvalidCertificate)
+                    >= 1,
+                "{:?}",
+                sim.nodes[1].engine.stats()
+            );
+            assert_nothing_left(&sim, 0);
+        }
+    }
+}
