@@ -157,12 +157,24 @@ fn chain_errors() {
     let e = err(&message(13, 0x10, 0, &[0, 1, 0, 4]));
     assert!(matches!(e, WireError::NonZeroReserved { .. }));
     assert_eq!(e.notify_type(), NotifyType::PayloadMalformed);
-    // Bytes after the last payload.
+    // Bytes after the last payload: up to 3 zero bytes are alignment padding (libreswan), set
+    // aside; a non-zero byte or more than 3 bytes are refused.
     let mut b = payload(0, &[1]);
     b.push(0);
+    let padded = message(13, 0x10, 0, &b);
+    let parsed = Message::parse(&padded).unwrap();
+    assert_eq!(parsed.payloads().map(|c| c.trailing()), Some(&[0u8][..]));
+    let mut nonzero = payload(0, &[1]);
+    nonzero.push(7);
     assert_eq!(
-        err(&message(13, 0x10, 0, &b)),
+        err(&message(13, 0x10, 0, &nonzero)),
         WireError::TrailingBytes { count: 1 }
+    );
+    let mut long = payload(0, &[1]);
+    long.extend_from_slice(&[0; 4]);
+    assert_eq!(
+        err(&message(13, 0x10, 0, &long)),
+        WireError::TrailingBytes { count: 4 }
     );
     // ... which a decrypted body may have.
     let chain = PayloadChain::parse(PayloadType::VendorId, &b, TrailingBytes::Allowed).unwrap();

@@ -37,7 +37,8 @@ impl<'a> Message<'a> {
     /// The header is validated by [`Header::parse`]; its Length must equal the datagram's
     /// size (RFC 2408 §5.1 "MUST be rejected" otherwise: a longer datagram is not accepted
     /// with trailing bytes ignored, it is [`WireError::MessageLengthMismatch`]). Without the
-    /// E flag the payload chain is walked ([`PayloadChain::parse`], no trailing bytes);
+    /// E flag the payload chain is walked ([`PayloadChain::parse`]; after the last payload only
+    /// up to 3 zero bytes of alignment padding, [`TrailingBytes::AlignmentPadding`]);
     /// with it, the body must not be empty and is returned as is.
     pub fn parse(datagram: &'a [u8]) -> Result<Self, WireError> {
         let header = Header::parse(datagram)?;
@@ -57,7 +58,7 @@ impl<'a> Message<'a> {
             Body::Plain(PayloadChain::parse(
                 header.next_payload,
                 body_bytes,
-                TrailingBytes::Forbidden,
+                TrailingBytes::AlignmentPadding,
             )?)
         };
         Ok(Message {

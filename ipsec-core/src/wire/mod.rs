@@ -24,7 +24,9 @@
 //!   [`emit_encrypted_message`] (header with the E flag plus ciphertext).
 //!
 //! # Strictness
-//! Everything this parser accepts re-emits to the same bytes: RESERVED fields must be zero
+//! Everything this parser accepts re-emits to the same bytes (less the at most 3 zero bytes of
+//! alignment padding libreswan puts after a plaintext message's last payload, which
+//! [`PayloadChain::trailing`] sets aside): RESERVED fields must be zero
 //! (RFC 2408 §2.5.2, §5.3), the header Length must equal the datagram (§5.1), undefined flag
 //! bits are refused (§3.1), and nested lengths and counts must agree exactly. Values the
 //! codec has no name for (exchange types, payload types, attribute types, notify types, ID
@@ -66,7 +68,8 @@ pub use message::{Body, Message, emit_encrypted_message, emit_message};
 pub use nat::{NatD, NatNumbering, NatOa};
 pub use notify::{Notification, NotifyType};
 pub use payload::{
-    GENERIC_HEADER_LEN, Payload, PayloadChain, PayloadType, RawPayload, TrailingBytes, emit_chain,
+    GENERIC_HEADER_LEN, MAX_ALIGNMENT_PADDING, Payload, PayloadChain, PayloadType, RawPayload,
+    TrailingBytes, emit_chain,
 };
 pub use sa::{
     AhTransformId, EspTransformId, IpcompTransformId, IsakmpTransformId, LabeledDomain, Proposal,

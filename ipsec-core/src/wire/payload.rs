@@ -153,7 +153,16 @@ pub enum TrailingBytes {
     /// Keep them aside as [`PayloadChain::trailing`]: a decrypted body carries cipher padding
     /// after its last payload (RFC 2409 Appendix B), which is not part of any payload.
     Allowed,
+    /// Keep aside at most [`MAX_ALIGNMENT_PADDING`] zero bytes, refuse anything else. RFC 2408
+    /// §5.1 has a plaintext message end with its last payload, but libreswan pads a plaintext
+    /// message to a multiple of 4 bytes inside the header's Length (seen in main mode message 2
+    /// when a transform's attributes leave the SA payload unaligned); refusing that breaks
+    /// interop while accepting it costs nothing.
+    AlignmentPadding,
 }
+
+/// The most zero bytes [`TrailingBytes::AlignmentPadding`] accepts: padding to 4 bytes.
+pub const MAX_ALIGNMENT_PADDING: usize = 3;
 
 /// A parsed chain of payloads: the plaintext part of a message, or a decrypted body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,7 +230,14 @@ impl<'a> PayloadChain<'a> {
         }
         let end = buf.len().saturating_sub(r.remaining());
         let rest = r.rest();
-        if !rest.is_empty() && trailing == TrailingBytes::Forbidden {
+        let refused = match trailing {
+            TrailingBytes::Forbidden => !rest.is_empty(),
+            TrailingBytes::Allowed => false,
+            TrailingBytes::AlignmentPadding => {
+                rest.len() > MAX_ALIGNMENT_PADDING || rest.iter().any(|&b| b != 0)
+            }
+        };
+        if refused {
             return Err(WireError::TrailingBytes { count: rest.len() });
         }
         Ok(PayloadChain {
