@@ -239,8 +239,8 @@ fn print_event(e: &Event) {
 }
 
 /// Reads the certificate files the configuration names (`certificate`: our certificate and
-/// key in one PEM file, intermediates after it; `ca`; `remote-certificate`) and CRL files
-/// given by the environment variable `IKV_CRLS` (colon-separated).
+/// key in one PEM file, intermediates after it; `ca`; `remote-certificate`; `crl`, the CRL
+/// files applied to that peer's certificates).
 fn load_credentials(snapshot: &Snapshot) -> Credentials {
     let read = |p: &std::path::Path| {
         std::fs::read(p).unwrap_or_else(|e| {
@@ -252,14 +252,6 @@ fn load_credentials(snapshot: &Snapshot) -> Credentials {
         eprintln!("{what}: {e}");
         std::process::exit(2);
     };
-    let crls: Vec<Vec<u8>> = std::env::var("IKV_CRLS")
-        .map(|v| {
-            v.split(':')
-                .filter(|s| !s.is_empty())
-                .map(|f| read(std::path::Path::new(f)))
-                .collect()
-        })
-        .unwrap_or_default();
     let mut credentials = Credentials::new();
     for peer in snapshot.peers() {
         if let Some(path) = &peer.certificate {
@@ -281,11 +273,10 @@ fn load_credentials(snapshot: &Snapshot) -> Credentials {
                 .unwrap_or_else(|e| fail(&path.display().to_string(), e));
             verifier = verifier.with_pinned_certificate(cert);
         }
-        if !crls.is_empty() {
-            let inputs: Vec<&[u8]> = crls.iter().map(Vec::as_slice).collect();
+        for path in &peer.crl {
             verifier = verifier
-                .with_crls(&inputs)
-                .unwrap_or_else(|e| fail("IKV_CRLS", e));
+                .with_crls(&[&read(path)])
+                .unwrap_or_else(|e| fail(&path.display().to_string(), e));
         }
         credentials = credentials.with_verifier(&peer.name, verifier);
     }

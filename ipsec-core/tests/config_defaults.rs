@@ -46,6 +46,7 @@ fn peer_defaults() {
         (&p.certificate, &p.remote_certificate, &p.ca),
         (&None, &None, &None)
     );
+    assert!(p.crl.is_empty());
     assert_eq!(p.my_id, MyId::Auto);
     assert_eq!(p.remote_id, RemoteId::Auto);
     // Ours: the manual's modp1024 is weak.

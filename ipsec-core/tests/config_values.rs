@@ -347,3 +347,56 @@ fn keyword_spellings() {
     // Keywords are case-sensitive, as in the manual.
     assert!("MODP2048".parse::<DhGroup>().is_err());
 }
+
+#[test]
+fn crl_files() {
+    let peer = |extra: &str| {
+        format!(
+            "[[peer]]\nname = \"p\"\nauth-method = \"rsa-signature\"\ncertificate = \"me.pem\"\n\
+             ca = \"ca.pem\"\n{extra}"
+        )
+    };
+    // Absent: no CRL.
+    let snap = Config::from_toml_str(&peer(""), "t.toml").unwrap();
+    assert!(snap.peer("p").unwrap().crl.is_empty());
+    // A list of files, in order; `none` and empty entries are dropped like `ca = "none"`.
+    let snap = Config::from_toml_str(
+        &peer("crl = [\"ca.crl.pem\", \"none\", \"\", \"/etc/ikv/intermediate.crl\"]\n"),
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        snap.peer("p").unwrap().crl,
+        vec![
+            std::path::PathBuf::from("ca.crl.pem"),
+            std::path::PathBuf::from("/etc/ikv/intermediate.crl")
+        ]
+    );
+    assert!(snap.warnings().is_empty());
+    // With a pinned remote-certificate instead of a CA, too.
+    let snap = Config::from_toml_str(
+        "[[peer]]\nname = \"p\"\nauth-method = \"rsa-signature\"\ncertificate = \"me.pem\"\n\
+         remote-certificate = \"them.pem\"\ncrl = [\"ca.crl.pem\"]\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert_eq!(snap.peer("p").unwrap().crl.len(), 1);
+    // Not a list: an error on its key.
+    let e = Config::from_toml_str(&peer("crl = 5\n"), "t.toml").unwrap_err();
+    assert_eq!(e[0].key.as_deref(), Some("crl"));
+    // A side that verifies no certificate ignores it, with a warning on the key.
+    let snap = Config::from_toml_str(
+        "[[peer]]\nname = \"psk\"\nsecret = \"s\"\ncrl = [\"ca.crl.pem\"]\n",
+        "t.toml",
+    )
+    .unwrap();
+    assert!(snap.peer("psk").unwrap().crl.is_empty());
+    let w: Vec<String> = snap.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        w,
+        vec![
+            "t.toml:4: peer \"psk\": key \"crl\": warning: has no effect with auth-method \
+             pre-shared-key on this side"
+        ]
+    );
+}

@@ -99,6 +99,13 @@ pub struct Peer {
     /// same as absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<String>,
+    /// Certificate revocation lists (file paths, PEM with `X509 CRL` blocks or DER) that the
+    /// peer's certificate chain is checked against, in addition to `ca`: a certificate listed
+    /// in one of them is refused. Empty (the default) checks no CRL; `none` entries are
+    /// ignored. Relative paths are relative to the configuration file (the daemon resolves
+    /// them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crl: Vec<String>,
     /// The identity we send: `auto` (default: our address), `address:IP`, `fqdn:NAME`,
     /// `user-fqdn:NAME`, `key-id:NAME`.
     #[serde(default)]
@@ -189,6 +196,7 @@ impl Peer {
             certificate: None,
             remote_certificate: None,
             ca: None,
+            crl: Vec::new(),
             my_id: MyId::Auto,
             remote_id: RemoteId::Auto,
             dh_group: default_dh_groups(),

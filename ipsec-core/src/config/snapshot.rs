@@ -252,6 +252,9 @@ pub struct Peer {
     pub remote_certificate: Option<PathBuf>,
     /// The CA certificate file.
     pub ca: Option<PathBuf>,
+    /// The CRL files applied to the peer's certificate chain (`crl`); empty where this side
+    /// does not verify a certificate.
+    pub crl: Vec<PathBuf>,
     /// The identity we send.
     pub my_id: MyId,
     /// The identity we expect.

@@ -881,6 +881,12 @@ fn peers(
         let certificate = path(&p.certificate);
         let remote_certificate = path(&p.remote_certificate);
         let ca = path(&p.ca);
+        let crl: Vec<PathBuf> = p
+            .crl
+            .iter()
+            .filter(|v| !v.is_empty() && *v != "none")
+            .map(PathBuf::from)
+            .collect();
         let we_sign = method == AuthMethod::RsaSignature
             || (method == AuthMethod::RsaSignatureHybrid && p.passive);
         let we_verify = method == AuthMethod::RsaSignature
@@ -919,11 +925,13 @@ fn peers(
                 format!("has no effect with auth-method {method} on this side"),
             );
         }
-        if !we_verify && (remote_certificate.is_some() || ca.is_some()) {
+        if !we_verify && (remote_certificate.is_some() || ca.is_some() || !crl.is_empty()) {
             let key = if ca.is_some() {
                 "ca"
-            } else {
+            } else if remote_certificate.is_some() {
                 "remote-certificate"
+            } else {
+                "crl"
             };
             ctx.warn(
                 &obj,
@@ -1136,6 +1144,7 @@ fn peers(
             certificate: if we_sign { certificate } else { None },
             remote_certificate: if we_verify { remote_certificate } else { None },
             ca: if we_verify { ca } else { None },
+            crl: if we_verify { crl } else { Vec::new() },
             my_id: p.my_id.clone(),
             remote_id: p.remote_id.clone(),
             dh_groups: p.dh_group.clone(),

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipsec_core::config::{Config, Snapshot};
-use ipsec_core::engine::{DeleteSa, Direction, Engine, EngineOptions, Event, InstallSa, Transmit};
+use ipsec_core::engine::{
+    Credentials, DeleteSa, Direction, Engine, EngineOptions, Event, InstallSa, Transmit,
+};
+use ipsec_core::pki::{LocalSigner, PeerVerifier, TrustStore, UnixTime};
 
 /// xorshift64*: deterministic randomness for the network.
 #[derive(Clone, Debug)]
@@ -549,4 +552,124 @@ proposal = "p"
 pub fn established(sim: &Sim) -> bool {
     let (a, b) = (&sim.nodes[0], &sim.nodes[1]);
     a.installed.len() >= 2 && b.installed.len() >= 2 && usable(a, b)
+}
+
+// ---- RSA signatures with the test PKI (vectors/pki), shared by engine_rsa and engine_matrix.
+
+/// 2030-01-01T00:00:00Z: inside every normal validity period of the test PKI.
+pub const Y2030: i64 = 1_893_456_000;
+
+/// The path of a file of the test PKI.
+pub fn pki(file: &str) -> String {
+    format!("{}/../vectors/pki/{file}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The contents of a file of the test PKI.
+pub fn read(file: &str) -> Vec<u8> {
+    std::fs::read(pki(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+/// One side's certificate material.
+#[derive(Clone, Debug)]
+pub struct Side {
+    /// Certificate (PEM), then its key, then intermediates to send.
+    pub cert: &'static str,
+    pub key: &'static str,
+    pub intermediates: &'static [&'static str],
+    /// The CA this side trusts for its peer.
+    pub ca: &'static str,
+    /// A CRL this side applies.
+    pub crl: Option<&'static str>,
+    /// `my-id`, if not `auto` (the address).
+    pub my_id: Option<&'static str>,
+    /// Wall-clock time of this side at the start.
+    pub wall: i64,
+}
+
+pub const MOON: Side = Side {
+    cert: "moon.pem",
+    key: "moon.key.pem",
+    intermediates: &[],
+    ca: "ca.pem",
+    crl: Some("ca.crl.pem"),
+    my_id: None,
+    wall: Y2030,
+};
+
+pub const SUN: Side = Side {
+    cert: "sun.pem",
+    key: "sun.key.pem",
+    intermediates: &["intermediate.pem"],
+    ca: "ca.pem",
+    crl: Some("ca.crl.pem"),
+    my_id: None,
+    wall: Y2030,
+};
+
+/// The scenario's configuration of one side, with `auth-method = rsa-signature`.
+pub fn rsa_config(s: &Scenario, initiator: bool, side: &Side) -> Arc<Snapshot> {
+    let text = s.side_text(initiator);
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.starts_with("secret = ") {
+            out.push_str(&format!(
+                "auth-method = \"rsa-signature\"\ncertificate = \"{}\"\nca = \"{}\"\n",
+                pki(side.cert),
+                pki(side.ca)
+            ));
+            if let Some(id) = side.my_id {
+                out.push_str(&format!("my-id = \"{id}\"\n"));
+            }
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    match Config::from_toml_str(&out, "rsa.toml") {
+        Ok(c) => Arc::new(c),
+        Err(e) => panic!("config: {e:?}\n{out}"),
+    }
+}
+
+/// What the driver would build from the files the configuration names.
+pub fn credentials(peer: &str, side: &Side) -> Credentials {
+    let mut chain = read(side.cert);
+    for i in side.intermediates {
+        chain.extend(read(i));
+    }
+    let signer = LocalSigner::from_pem(&read(side.key), &chain).expect("signer");
+    let mut verifier = PeerVerifier::new(TrustStore::from_pem(&read(side.ca)).expect("ca"));
+    if let Some(crl) = side.crl {
+        verifier = verifier.with_crls(&[&read(crl)]).expect("crl");
+    }
+    Credentials::new()
+        .with_local(peer, signer)
+        .with_verifier(peer, verifier)
+}
+
+/// A (index 0, 198.18.0.1) is `a`, B (index 1, 198.18.0.2) is `b`.
+pub fn rsa_sim(s: &Scenario, a: &Side, b: &Side, seed: u64) -> Sim {
+    let mut sim = Sim::new(seed);
+    sim.add("a", A, rsa_config(s, true, a), EngineOptions::default());
+    sim.add("b", B, rsa_config(s, false, b), EngineOptions::default());
+    let now = sim.now;
+    sim.nodes[0].engine.set_credentials(credentials("b", a));
+    sim.nodes[1].engine.set_credentials(credentials("a", b));
+    sim.nodes[0]
+        .engine
+        .set_wall_clock(now, UnixTime::from_secs(a.wall));
+    sim.nodes[1]
+        .engine
+        .set_wall_clock(now, UnixTime::from_secs(b.wall));
+    sim
+}
+
+/// Node `initiator` starts phase 1 with the other node.
+pub fn start(sim: &mut Sim, initiator: usize) {
+    let now = sim.now;
+    let peer = if initiator == 0 { "b" } else { "a" };
+    sim.nodes[initiator]
+        .engine
+        .initiate(now, peer)
+        .expect("initiate");
 }
