@@ -8,6 +8,7 @@
 //! - [`lab`]: network-namespace lab for interop tests (strongSwan charon, libreswan pluto, ike-scan,
 //!   tcpdump; namespaces and processes always cleaned up, also on panic). Needs root.
 
+pub mod engine_driver;
 pub mod lab;
 pub mod replay;
 
