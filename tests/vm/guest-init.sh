@@ -24,6 +24,9 @@ mkdir -p /host/run/vm
 mount -t 9p -o "$opts" run /host/run/vm || { echo "vm: cannot mount run dir"; poweroff -f; }
 mkdir -p /host/run/netns /host/run/lock
 while read -r tag dir; do
+  # A share below a guest tmpfs (/tmp, /root, ...) needs its mount point made there first;
+  # elsewhere it exists already in the read-only host root.
+  mkdir -p "/host$dir" 2>/dev/null
   mount -t 9p -o "$opts" "$tag" "/host$dir" || echo "vm: cannot mount share $dir"
 done < /host/run/vm/shares
 cut -d' ' -f1 /proc/uptime > /host/run/vm/boot

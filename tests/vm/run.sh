@@ -6,7 +6,9 @@
 # busybox initramfs that loads the modules, mounts the HOST's root filesystem read-only over
 # 9p and chroots into it. So any host binary (a cargo test binary, the daemon, iproute2,
 # strongSwan) runs unchanged in the guest at the same path; /tmp, /run, /var/tmp and /root are
-# fresh tmpfs in the guest, and the guest has no network interface but lo.
+# fresh tmpfs in the guest (but the top directory of the binary, the working directory and
+# CARGO_TARGET_DIR are shared read-write when they live there), and the guest has no network
+# interface but lo.
 #
 #   tests/vm/run.sh [options] BINARY [ARGS...]
 #     --timeout SEC   kill the guest after SEC seconds (default 300); exit 124
@@ -48,6 +50,25 @@ done
 [ $# -ge 1 ] || usage
 BIN=$(realpath "$1"); shift
 [ -x "$BIN" ] || { echo "run.sh: $BIN is not executable" >&2; exit 2; }
+
+# The guest mounts fresh tmpfs over these (guest-init.sh). A binary, checkout or target dir
+# living below one of them (a CI clone in /tmp or /root, say) would vanish in the guest: share
+# its top directory there, at the same path.
+masked_top() { # masked_top PATH -> /tmp/x for /tmp/x/..., nothing if PATH is not masked
+  local p m rest
+  p=$(realpath -m "$1")
+  for m in /tmp /run /var/tmp /root /dev/shm; do
+    case "$p" in
+      "$m"/*) rest=${p#"$m"/}; echo "$m/${rest%%/*}"; return ;;
+    esac
+  done
+}
+for p in "$BIN" "$PWD" "${CARGO_TARGET_DIR:-}" "${CARGO_MANIFEST_DIR:-}"; do
+  [ -n "$p" ] || continue
+  top=$(masked_top "$p")
+  [ -n "$top" ] && [ -d "$top" ] || continue
+  case " ${SHARES[*]} " in *" $top "*) ;; *) SHARES+=("$top") ;; esac
+done
 for tool in qemu-system-x86_64 busybox cpio depmod xz dpkg-deb apt-get; do
   command -v "$tool" >/dev/null || {
     echo "run.sh: $tool missing; install: $(grep -v '^#' "$HERE/apt-packages.txt" | xargs)" >&2
