@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use ipsec_core::config::{Config, ConfigError, Snapshot};
+use ipsec_core::engine::{Credentials, CredentialsError};
 
 /// Why a configuration could not be loaded.
 #[derive(Debug)]
@@ -22,6 +23,22 @@ pub enum LoadError {
     },
     /// The file has errors; each names file, line, object and key.
     Invalid(Vec<ConfigError>),
+    /// A certificate, CA or CRL file it names is missing or wrong.
+    Credentials {
+        /// The configuration file as given.
+        path: PathBuf,
+        /// The peer, key, file and cause.
+        error: Box<CredentialsError>,
+    },
+}
+
+/// A validated configuration and the credentials read from the files it names.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The configuration.
+    pub snapshot: Snapshot,
+    /// Per-peer signers and verifiers (RSA-signature peers).
+    pub credentials: Credentials,
 }
 
 impl fmt::Display for LoadError {
@@ -29,6 +46,7 @@ impl fmt::Display for LoadError {
         match self {
             LoadError::Read { path, source } => write!(f, "{}: {source}", path.display()),
             LoadError::NotText { path } => write!(f, "{}: not UTF-8 text", path.display()),
+            LoadError::Credentials { path, error } => write!(f, "{}: {error}", path.display()),
             LoadError::Invalid(errors) => {
                 for (i, e) in errors.iter().enumerate() {
                     if i > 0 {
@@ -52,8 +70,27 @@ impl LoadError {
     }
 }
 
-/// Reads and validates `path`. Messages name the file as given on the command line.
-pub fn load(path: &Path) -> Result<Snapshot, LoadError> {
+/// Reads and validates `path`, then reads the certificate, CA and CRL files it names
+/// (relative paths are relative to the configuration file's directory). Messages name the
+/// file as given on the command line.
+pub fn load(path: &Path) -> Result<Loaded, LoadError> {
+    let snapshot = load_snapshot(path)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let credentials =
+        Credentials::from_config(&snapshot, |p| std::fs::read(dir.join(p))).map_err(|error| {
+            LoadError::Credentials {
+                path: path.to_owned(),
+                error: Box::new(error),
+            }
+        })?;
+    Ok(Loaded {
+        snapshot,
+        credentials,
+    })
+}
+
+/// Reads and validates `path` alone.
+pub fn load_snapshot(path: &Path) -> Result<Snapshot, LoadError> {
     let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
         path: path.to_owned(),
         source,
@@ -72,7 +109,7 @@ pub fn client_socket(socket: Option<&Path>, config: Option<&Path>) -> Result<Pat
         return Ok(s.to_owned());
     }
     if let Some(c) = config {
-        return Ok(load(c)?.daemon().control_socket.clone());
+        return Ok(load_snapshot(c)?.daemon().control_socket.clone());
     }
     Ok(default_socket())
 }

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ipsec_core::config::{Dataplane, Snapshot};
+use ipsec_core::engine::Credentials;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
@@ -55,8 +56,11 @@ enum Fatal {
 /// Runs the daemon until SIGTERM/SIGINT. Exit status 1 if it cannot start (configuration
 /// errors, sockets, kernel) or cannot remove what it installed.
 pub fn run(args: RunArgs) -> ExitCode {
-    let snapshot = match config::load(&args.config) {
-        Ok(s) => s,
+    let config::Loaded {
+        snapshot,
+        credentials,
+    } = match config::load(&args.config) {
+        Ok(l) => l,
         Err(e) => {
             for line in e.lines() {
                 eprintln!("{line}");
@@ -98,7 +102,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         // Before anything is installed, so that no signal finds its default action (which
         // would leave policies behind) from here on.
         let signals = Signals::new()?;
-        let (daemon, channels) = Daemon::start(args, snapshot, log).await?;
+        let (daemon, channels) = Daemon::start(args, snapshot, credentials, log).await?;
         daemon.run(channels, signals).await
     });
     match result {
@@ -148,6 +152,7 @@ impl Daemon {
     async fn start(
         args: RunArgs,
         snapshot: Snapshot,
+        credentials: Credentials,
         log: LogHandle,
     ) -> Result<(Daemon, Channels), Fatal> {
         let config = Arc::new(snapshot);
@@ -220,7 +225,7 @@ impl Daemon {
             Err(e) => warn!("no XFRM events (on-demand tunnels and byte lifetimes off): {e}"),
         }
 
-        let driver = new_driver(Arc::clone(&config));
+        let driver = new_driver(Arc::clone(&config), credentials);
         if driver.state() == EngineState::NotWired {
             warn!("{}", DriverError::NotWired);
         }
@@ -403,8 +408,8 @@ impl Daemon {
     async fn reload(&mut self) {
         let path = self.args.config.clone();
         info!("SIGHUP: reloading {}", path.display());
-        let new = match config::load(&path) {
-            Ok(s) => Arc::new(s),
+        let (new, credentials) = match config::load(&path) {
+            Ok(l) => (Arc::new(l.snapshot), l.credentials),
             Err(e) => {
                 for line in e.lines() {
                     error!("{line}");
@@ -433,7 +438,7 @@ impl Daemon {
         for p in &problems {
             error!("{}: {p}", new.file());
         }
-        self.driver.set_config(Arc::clone(&new));
+        self.driver.set_config(Arc::clone(&new), credentials);
         self.config = new;
         info!(
             "configuration reloaded: policies {} added, {} changed, {} removed, {} unchanged",

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipsec_core::config::Snapshot;
+use ipsec_core::engine::Credentials;
 
 use crate::control::{Counter, EngineState, PeerRow};
 
@@ -146,7 +147,8 @@ pub trait IkeDriver: Send {
     /// Whether negotiations happen.
     fn state(&self) -> EngineState;
     /// A reloaded configuration; running SAs keep their terms.
-    fn set_config(&mut self, config: Arc<Snapshot>);
+    /// A new configuration (SIGHUP) and the credentials read from the files it names.
+    fn set_config(&mut self, config: Arc<Snapshot>, credentials: Credentials);
     /// A datagram received on `local` from `remote`.
     fn handle_datagram(
         &mut self,
@@ -181,14 +183,14 @@ pub trait IkeDriver: Send {
 }
 
 /// The driver of this build.
-pub fn new_driver(config: Arc<Snapshot>) -> Box<dyn IkeDriver> {
+pub fn new_driver(config: Arc<Snapshot>, credentials: Credentials) -> Box<dyn IkeDriver> {
     #[cfg(feature = "engine")]
     {
-        Box::new(EngineDriver::new(config))
+        Box::new(EngineDriver::new(config, credentials))
     }
     #[cfg(not(feature = "engine"))]
     {
-        let _ = config;
+        let _ = (config, credentials);
         Box::new(NotWired::default())
     }
 }
@@ -206,7 +208,7 @@ impl IkeDriver for NotWired {
     fn state(&self) -> EngineState {
         EngineState::NotWired
     }
-    fn set_config(&mut self, _config: Arc<Snapshot>) {}
+    fn set_config(&mut self, _config: Arc<Snapshot>, _credentials: Credentials) {}
     fn handle_datagram(&mut self, _: Instant, _: SocketAddr, remote: SocketAddr, _: &[u8]) {
         self.dropped += 1;
         if !self.warned {
@@ -279,16 +281,20 @@ mod wired {
     }
 
     impl EngineDriver {
-        /// An engine for `config`, with its ports from `[daemon]`.
-        pub fn new(config: Arc<Snapshot>) -> Self {
+        /// An engine for `config`, with its ports from `[daemon]`, the peers' credentials
+        /// and the wall clock (certificate validity).
+        pub fn new(config: Arc<Snapshot>, credentials: Credentials) -> Self {
             let options = EngineOptions {
                 ike_port: config.daemon().port,
                 nat_t_port: config.daemon().nat_t_port,
                 ..EngineOptions::default()
             };
             let rng = Arc::new(ring::rand::SystemRandom::new());
+            let mut engine = Engine::new(config, rng, options);
+            engine.set_credentials(credentials);
+            set_wall_clock(&mut engine);
             EngineDriver {
-                engine: Engine::new(config, rng, options),
+                engine,
                 names: BTreeMap::new(),
             }
         }
@@ -464,13 +470,23 @@ mod wired {
         t.map_err(|e| e.to_string())
     }
 
+    /// Certificate validity needs the wall clock, which the engine does not read: tie it to
+    /// now. The engine moves it along with `Instant`, so a later jump of the system clock is
+    /// only picked up at the next reload.
+    fn set_wall_clock(engine: &mut Engine) {
+        let unix = ipsec_core::pki::UnixTime::from(std::time::SystemTime::now());
+        engine.set_wall_clock(Instant::now(), unix);
+    }
+
     impl IkeDriver for EngineDriver {
         fn state(&self) -> EngineState {
             EngineState::Running
         }
 
-        fn set_config(&mut self, config: Arc<Snapshot>) {
+        fn set_config(&mut self, config: Arc<Snapshot>, credentials: Credentials) {
             self.engine.set_config(config);
+            self.engine.set_credentials(credentials);
+            set_wall_clock(&mut self.engine);
         }
 
         fn handle_datagram(

@@ -43,7 +43,7 @@ fn main() -> ExitCode {
 
 fn check_config(path: &std::path::Path) -> ExitCode {
     match config::load(path) {
-        Ok(snapshot) => {
+        Ok(config::Loaded { snapshot, .. }) => {
             for w in snapshot.warnings() {
                 eprintln!("{w}");
             }

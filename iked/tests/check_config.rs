@@ -185,3 +185,47 @@ fn a_client_without_a_daemon_says_so() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains(sock));
 }
+
+/// Certificate files are read at check time, relative to the configuration file; a missing
+/// or wrong one names the peer, the key and the file.
+#[test]
+fn certificate_files_are_checked_relative_to_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors/pki");
+    for f in ["moon.bundle.pem", "ca.pem", "ca.crl.pem", "moon.key.pem"] {
+        std::fs::copy(pki.join(f), dir.path().join(f)).unwrap();
+    }
+    let rsa = |certificate: &str, ca: &str| {
+        format!(
+            "[[peer]]\nname = \"sun\"\naddress = \"198.18.0.2\"\nauth-method = \"rsa-signature\"\n\
+             certificate = \"{certificate}\"\nca = \"{ca}\"\ncrl = [\"ca.crl.pem\"]\n"
+        )
+    };
+    let good = write(dir.path(), "good.toml", &rsa("moon.bundle.pem", "ca.pem"));
+    let out = iked_cmd(&["check-config", "-c", &good]);
+    assert!(out.status.success(), "{out:?}");
+
+    let missing = write(dir.path(), "missing.toml", &rsa("sun.bundle.pem", "ca.pem"));
+    let out = iked_cmd(&["check-config", "-c", &missing]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "{missing}: peer \"sun\": certificate = \"sun.bundle.pem\": cannot read: "
+        )),
+        "{err}"
+    );
+
+    let wrong = write(
+        dir.path(),
+        "wrong.toml",
+        &rsa("moon.bundle.pem", "moon.key.pem"),
+    );
+    let out = iked_cmd(&["check-config", "-c", &wrong]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!("{wrong}: peer \"sun\": ca = \"moon.key.pem\": ")),
+        "{err}"
+    );
+}

@@ -20,9 +20,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ipsec_core::config::Config;
-use ipsec_core::config::Snapshot;
 use ipsec_core::engine::{Credentials, Engine, EngineOptions, Event};
-use ipsec_core::pki::{Certificate, LocalSigner, PeerVerifier, TrustStore, UnixTime};
+use ipsec_core::pki::UnixTime;
 
 struct Args {
     config: String,
@@ -138,7 +137,13 @@ fn main() {
         });
         sockets.push((port, socket));
     }
-    let credentials = load_credentials(&snapshot);
+    // The certificate files the configuration names (`certificate`, `ca`,
+    // `remote-certificate`, `crl`), relative to the working directory.
+    let credentials =
+        Credentials::from_config(&snapshot, |p| std::fs::read(p)).unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(2);
+        });
     let rng = Arc::new(ring::rand::SystemRandom::new());
     let mut engine = Engine::new(Arc::new(snapshot), rng, options);
     let start = Instant::now();
@@ -236,49 +241,4 @@ fn print_event(e: &Event) {
         }
         other => println!("EVENT {other:?}"),
     }
-}
-
-/// Reads the certificate files the configuration names (`certificate`: our certificate and
-/// key in one PEM file, intermediates after it; `ca`; `remote-certificate`; `crl`, the CRL
-/// files applied to that peer's certificates).
-fn load_credentials(snapshot: &Snapshot) -> Credentials {
-    let read = |p: &std::path::Path| {
-        std::fs::read(p).unwrap_or_else(|e| {
-            eprintln!("{}: {e}", p.display());
-            std::process::exit(2);
-        })
-    };
-    let fail = |what: &str, e: ipsec_core::pki::PkiError| -> ! {
-        eprintln!("{what}: {e}");
-        std::process::exit(2);
-    };
-    let mut credentials = Credentials::new();
-    for peer in snapshot.peers() {
-        if let Some(path) = &peer.certificate {
-            let signer = LocalSigner::from_pem_bundle(&read(path))
-                .unwrap_or_else(|e| fail(&path.display().to_string(), e));
-            credentials = credentials.with_local(&peer.name, signer);
-        }
-        if peer.ca.is_none() && peer.remote_certificate.is_none() {
-            continue;
-        }
-        let trust = match &peer.ca {
-            Some(path) => TrustStore::from_pem(&read(path))
-                .unwrap_or_else(|e| fail(&path.display().to_string(), e)),
-            None => TrustStore::new(),
-        };
-        let mut verifier = PeerVerifier::new(trust);
-        if let Some(path) = &peer.remote_certificate {
-            let cert = Certificate::from_pem_or_der(&read(path))
-                .unwrap_or_else(|e| fail(&path.display().to_string(), e));
-            verifier = verifier.with_pinned_certificate(cert);
-        }
-        for path in &peer.crl {
-            verifier = verifier
-                .with_crls(&[&read(path)])
-                .unwrap_or_else(|e| fail(&path.display().to_string(), e));
-        }
-        credentials = credentials.with_verifier(&peer.name, verifier);
-    }
-    credentials
 }

@@ -447,3 +447,46 @@ fn pinned_remote_certificate() {
         }
     }
 }
+
+/// The files a configuration names become per-peer credentials; a bad file is reported with
+/// the peer, the key and the path.
+#[test]
+fn credentials_from_the_configuration_files() {
+    let text = |certificate: &str, ca: &str| {
+        format!(
+            "[[peer]]\nname = \"sun\"\naddress = \"198.18.0.2\"\nauth-method = \"rsa-signature\"\n\
+             certificate = \"{}\"\nca = \"{}\"\ncrl = [\"{}\"]\n",
+            engine_sim::pki(certificate),
+            engine_sim::pki(ca),
+            engine_sim::pki("ca.crl.pem"),
+        )
+    };
+    let load = |text: &str| {
+        let config = ipsec_core::config::Config::from_toml_str(text, "rsa.toml").unwrap();
+        Credentials::from_config(&config, |p| std::fs::read(p))
+    };
+    let creds = load(&text("moon.bundle.pem", "ca.pem")).unwrap();
+    assert!(creds.signer("sun").is_some());
+    assert!(creds.verifier("sun").is_some());
+
+    let missing = load(&text("absent.pem", "ca.pem")).unwrap_err();
+    assert_eq!((missing.peer.as_str(), missing.key), ("sun", "certificate"));
+    assert!(matches!(
+        missing.cause,
+        ipsec_core::engine::CredentialsCause::Read(_)
+    ));
+    assert!(
+        missing
+            .to_string()
+            .starts_with("peer \"sun\": certificate = \""),
+        "{missing}"
+    );
+
+    // A private key where the CA certificate belongs.
+    let wrong = load(&text("moon.bundle.pem", "moon.key.pem")).unwrap_err();
+    assert_eq!(wrong.key, "ca");
+    assert!(
+        matches!(wrong.cause, ipsec_core::engine::CredentialsCause::Pki(_)),
+        "{wrong}"
+    );
+}

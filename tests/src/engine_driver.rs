@@ -37,7 +37,7 @@ use ipsec_core::engine::{
     Credentials, DeleteSa, Direction, Engine, EngineOptions, Event, InstallSa, IsakmpSaInfo,
     PeerId, Stats,
 };
-use ipsec_core::pki::{Certificate, LocalSigner, PeerVerifier, TrustStore, UnixTime};
+use ipsec_core::pki::UnixTime;
 
 use crate::lab::{LabError, Netns, Result};
 
@@ -201,7 +201,9 @@ impl EngineDriver {
                     })?,
             );
         }
-        let credentials = load_credentials(&snapshot)?;
+        // What a daemon does for RSA-signature peers: read the files the configuration names.
+        let credentials = Credentials::from_config(&snapshot, |p| std::fs::read(p))
+            .map_err(|e| LabError::other(e.to_string()))?;
         let rng = Arc::new(ring::rand::SystemRandom::new());
         let mut engine = Engine::new(Arc::new(snapshot), rng, options);
         engine.set_credentials(credentials);
@@ -339,45 +341,6 @@ impl EngineDriver {
             let _ = t.join();
         }
     }
-}
-
-/// What a daemon does for RSA-signature peers: reads the files the configuration names
-/// (`certificate`: our key and chain, PEM bundle; `ca`: the trust anchors, PEM, several allowed;
-/// `remote-certificate`: a pinned peer certificate; `crl`: revocation lists) into per-peer
-/// credentials. Absolute paths
-/// (the configuration is not read from a file here).
-fn load_credentials(snapshot: &ipsec_core::config::Snapshot) -> Result<Credentials> {
-    let read = |what: &str, path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| LabError::other(format!("{what} {}: {e}", path.display())))
-    };
-    let mut creds = Credentials::new();
-    for peer in snapshot.peers() {
-        if let Some(path) = &peer.certificate {
-            let signer = LocalSigner::from_pem_bundle(&read("certificate", path)?)
-                .map_err(|e| LabError::other(format!("certificate {}: {e}", path.display())))?;
-            creds = creds.with_local(&peer.name, signer);
-        }
-        if peer.ca.is_some() || peer.remote_certificate.is_some() {
-            let trust = match &peer.ca {
-                Some(path) => TrustStore::from_pem(&read("ca", path)?)
-                    .map_err(|e| LabError::other(format!("ca {}: {e}", path.display())))?,
-                None => TrustStore::new(),
-            };
-            let mut verifier = PeerVerifier::new(trust);
-            if let Some(path) = &peer.remote_certificate {
-                let cert = Certificate::from_pem_or_der(&read("remote-certificate", path)?)
-                    .map_err(|e| LabError::other(format!("{}: {e}", path.display())))?;
-                verifier = verifier.with_pinned_certificate(cert);
-            }
-            for path in &peer.crl {
-                verifier = verifier
-                    .with_crls(&[&read("crl", path)?])
-                    .map_err(|e| LabError::other(format!("crl {}: {e}", path.display())))?;
-            }
-            creds = creds.with_verifier(&peer.name, verifier);
-        }
-    }
-    Ok(creds)
 }
 
 fn installs(ev: &[Recorded]) -> Vec<InstallSa> {

@@ -121,7 +121,7 @@ use ring::rand::SecureRandom;
 use crate::config::{Peer, PolicyAction, Snapshot};
 use crate::wire::{Cookie, Datagram, Message, framing};
 
-pub use credentials::{Credentials, WallClock};
+pub use credentials::{Credentials, CredentialsCause, CredentialsError, WallClock};
 pub use error::EngineError;
 pub use event::{
     DeleteReason, DeleteSa, Direction, DownReason, Event, InstallSa, IsakmpSpi, PeerId, Phase,
