@@ -291,6 +291,12 @@ mod wired {
             };
             let rng = Arc::new(ring::rand::SystemRandom::new());
             let mut engine = Engine::new(config, rng, options);
+            match KernelSpis::new() {
+                Ok(k) => engine = engine.with_spi_allocator(Box::new(k)),
+                Err(e) => tracing::warn!(
+                    "no XFRM socket for SPI allocation ({e}): choosing inbound SPIs at random"
+                ),
+            }
             engine.set_credentials(credentials);
             set_wall_clock(&mut engine);
             EngineDriver {
@@ -468,6 +474,47 @@ mod wired {
             xfrm::Key::new(keys.integrity.as_bytes().to_vec()),
         );
         t.map_err(|e| e.to_string())
+    }
+
+    /// Inbound SPIs from the kernel (XFRM_MSG_ALLOCSPI): unique among every SA of the host,
+    /// not only ours, and held as a larval SA that `Kernel::install_sa` completes. A larval SA
+    /// of a negotiation that fails expires by itself (`net.core.xfrm_acq_expires`); it carries
+    /// our reqid 0 tag, so a later start's clean-up finds it too.
+    struct KernelSpis {
+        socket: xfrm::BlockingSpis,
+        reqid: u32,
+    }
+
+    impl KernelSpis {
+        /// The engine runs on the daemon's only thread: a kernel that does not answer stalls
+        /// it for at most this long.
+        const TIMEOUT: Duration = Duration::from_millis(500);
+
+        fn new() -> Result<Self, xfrm::Error> {
+            Ok(KernelSpis {
+                socket: xfrm::BlockingSpis::new(Self::TIMEOUT)?,
+                reqid: xfrm::Owner::default().reqid(0),
+            })
+        }
+    }
+
+    impl eng::SpiAllocator for KernelSpis {
+        fn allocate(
+            &mut self,
+            _: &dyn ring::rand::SecureRandom,
+            local: IpAddr,
+            remote: IpAddr,
+        ) -> Option<u32> {
+            let req = xfrm::SpiRequest::esp(remote, local, xfrm::Mode::Tunnel, self.reqid);
+            self.socket
+                .alloc_spi(&req)
+                .inspect_err(|e| tracing::warn!("inbound SPI for {remote}: {e}"))
+                .ok()
+        }
+
+        /// Nothing to do: an installed SA is deleted with the engine's `DeleteSa`, a larval
+        /// one expires.
+        fn release(&mut self, _: u32) {}
     }
 
     /// Certificate validity needs the wall clock, which the engine does not read: tie it to

@@ -36,6 +36,7 @@
 #![warn(missing_docs)]
 
 mod alg;
+pub mod blocking;
 mod client;
 mod error;
 pub mod events;
@@ -47,6 +48,7 @@ pub mod socket;
 mod types;
 
 pub use alg::{Encryption, EspTransform, Integrity, Key, SaAlgorithms};
+pub use blocking::BlockingSpis;
 pub use client::{DEFAULT_TIMEOUT, DUMP_TIMEOUT, FlushReport, Xfrm};
 pub use error::{Error, Result};
 pub use events::{Acquire, Event, Expire, Group, Mapping, Monitor};

@@ -181,6 +181,7 @@ impl Engine {
         let rng = Arc::clone(&self.rng);
         let limit = self.options.max_exchanges_per_sa;
         let nonce_len = self.options.nonce_len;
+        let (sa_local, sa_remote) = (sa.local.ip(), sa.remote.ip());
         let e = sa
             .established_mut()
             .ok_or(Reject::Internal("no ISAKMP SA"))?;
@@ -188,7 +189,10 @@ impl Engine {
             return Err(Reject::ExchangeLimit);
         }
         let udp = e.sa.nat.map_or(UdpEncapsulation::None, |n| n.udp());
-        let our_spi = self.spis.allocate(rng.as_ref()).ok_or(Reject::NoSpi)?;
+        let our_spi = self
+            .spis
+            .allocate(rng.as_ref(), sa_local, sa_remote)
+            .ok_or(Reject::NoSpi)?;
         let started = quick_mode::Initiator::start(
             &mut e.sa,
             Request {
@@ -490,7 +494,10 @@ impl Engine {
             }
         };
         let rng = Arc::clone(&self.rng);
-        let Some(our_spi) = self.spis.allocate(rng.as_ref()) else {
+        let Some(our_spi) = self
+            .spis
+            .allocate(rng.as_ref(), sa_local.ip(), sa_remote.ip())
+        else {
             self.reject(local, remote, Reject::NoSpi);
             return QmOutcome::Nothing;
         };

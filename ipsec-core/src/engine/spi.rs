@@ -1,17 +1,19 @@
-//! Inbound SPIs: the engine allocates them itself for now (random, at least 256, unique among
-//! its SAs). The [`SpiAllocator`] trait is the seam for a daemon that wants the kernel to
-//! allocate them (XFRM `ALLOCSPI`): it can supply its own implementation with
-//! [`Engine::with_spi_allocator`](super::Engine::with_spi_allocator).
+//! Inbound SPIs. By default the engine picks them itself (random, at least 256, unique among
+//! its SAs). A daemon whose SAs live in the kernel should let the kernel pick (XFRM
+//! `ALLOCSPI`, unique among every SA of the host, not just ours) through its own
+//! [`SpiAllocator`], given with [`Engine::with_spi_allocator`](super::Engine::with_spi_allocator).
+//! The call is synchronous: the SPI goes into the quick-mode message being built.
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 
 use ring::rand::SecureRandom;
 
 /// Where inbound SPIs come from.
 pub trait SpiAllocator: Send {
-    /// A fresh SPI, at least 256 (RFC 4303 §2.1 reserves 1..255), not in use; `None` if none
-    /// can be had.
-    fn allocate(&mut self, rng: &dyn SecureRandom) -> Option<u32>;
+    /// A fresh SPI, at least 256 (RFC 4303 §2.1 reserves 1..255), not in use, for an inbound
+    /// SA from `remote` to `local` (the addresses of the ISAKMP SA); `None` if none can be had.
+    fn allocate(&mut self, rng: &dyn SecureRandom, local: IpAddr, remote: IpAddr) -> Option<u32>;
     /// `spi` is no longer in use.
     fn release(&mut self, spi: u32);
 }
@@ -23,7 +25,7 @@ pub struct RandomSpis {
 }
 
 impl SpiAllocator for RandomSpis {
-    fn allocate(&mut self, rng: &dyn SecureRandom) -> Option<u32> {
+    fn allocate(&mut self, rng: &dyn SecureRandom, _: IpAddr, _: IpAddr) -> Option<u32> {
         for _ in 0..64 {
             let mut b = [0u8; 4];
             rng.fill(&mut b).ok()?;
@@ -49,8 +51,9 @@ mod tests {
         let rng = ring::rand::SystemRandom::new();
         let mut a = RandomSpis::default();
         let mut seen = BTreeSet::new();
+        let (local, remote) = ("198.18.0.1".parse().unwrap(), "198.18.0.2".parse().unwrap());
         for _ in 0..1000 {
-            let spi = a.allocate(&rng).unwrap();
+            let spi = a.allocate(&rng, local, remote).unwrap();
             assert!(spi >= 256);
             assert!(seen.insert(spi));
         }
