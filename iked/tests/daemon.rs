@@ -37,6 +37,33 @@ sa-dst-address = "198.18.{net}.2"
     p
 }
 
+/// b's side of `config`: it answers a on 198.18.NET.1.
+fn responder_config(dir: &Path, net: u8) -> std::path::PathBuf {
+    let p = dir.join("b.toml");
+    std::fs::write(
+        &p,
+        format!(
+            r#"[daemon]
+listen = ["198.18.{net}.2"]
+
+[[peer]]
+name = "a"
+address = "198.18.{net}.1"
+secret = "correct horse battery staple"
+
+[[policy]]
+src-address = "198.19.2.0/24"
+dst-address = "198.19.1.0/24"
+tunnel = true
+sa-src-address = "198.18.{net}.2"
+sa-dst-address = "198.18.{net}.1"
+"#
+        ),
+    )
+    .unwrap();
+    p
+}
+
 fn skip() -> bool {
     if !is_root() {
         eprintln!("skipped: needs root (network namespaces, XFRM)");
@@ -301,26 +328,7 @@ fn two_daemons_establish_phase_1_on_demand() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = pair(64);
     let ca = config(dir.path(), "a.toml", 64, "198.19.2.0/24");
-    let cb = dir.path().join("b.toml");
-    std::fs::write(
-        &cb,
-        r#"[daemon]
-listen = ["198.18.64.2"]
-
-[[peer]]
-name = "a"
-address = "198.18.64.1"
-secret = "correct horse battery staple"
-
-[[policy]]
-src-address = "198.19.2.0/24"
-dst-address = "198.19.1.0/24"
-tunnel = true
-sa-src-address = "198.18.64.2"
-sa-dst-address = "198.18.64.1"
-"#,
-    )
-    .unwrap();
+    let cb = responder_config(dir.path(), 64);
     let mut da = Daemon::start(
         &a,
         &ca,
@@ -366,4 +374,68 @@ sa-dst-address = "198.18.64.1"
     }
     assert_eq!(a.xfrm_policy().trim(), "");
     assert_eq!(b.xfrm_policy().trim(), "");
+}
+
+/// `auto-start = true`: phase 1 comes up at start without any traffic, and a reload that
+/// keeps the setting does not start it again.
+#[cfg(feature = "engine")]
+#[test]
+fn auto_start_peers_come_up_without_traffic() {
+    if skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = pair(66);
+    let ca = config(dir.path(), "a.toml", 66, "198.19.2.0/24");
+    let text = std::fs::read_to_string(&ca).unwrap().replace(
+        "secret = \"correct horse battery staple\"\n",
+        "secret = \"correct horse battery staple\"\nauto-start = true\n",
+    );
+    std::fs::write(&ca, text).unwrap();
+    let cb = responder_config(dir.path(), 66);
+    let db = Daemon::start(
+        &b,
+        &cb,
+        &dir.path().join("b.sock"),
+        &dir.path().join("b.log"),
+    );
+    wait_for("b listening", Duration::from_secs(10), || {
+        (db.json(&["status"])["listening"].as_array()?.len() == 2).then_some(())
+    });
+    let mut da = Daemon::start(
+        &a,
+        &ca,
+        &dir.path().join("a.sock"),
+        &dir.path().join("a.log"),
+    );
+    let up = |d: &Daemon| {
+        let st = d.json(&["status"]);
+        let peers = array(&st["peers"]);
+        (peers.len() == 1 && peers[0]["state"] == "established").then_some(())
+    };
+    wait_for(
+        "phase 1 on a without traffic",
+        Duration::from_secs(20),
+        || up(&da),
+    );
+    wait_for("phase 1 on b", Duration::from_secs(10), || up(&db));
+    assert_eq!(
+        array(&da.json(&["status"])["peers"])[0]["side"],
+        "initiator"
+    );
+
+    da.signal(libc::SIGHUP);
+    wait_for("the reload", Duration::from_secs(10), || {
+        da.log_text()
+            .contains("configuration reloaded")
+            .then_some(())
+    });
+    assert_eq!(da.log_text().matches("auto-start: initiating").count(), 1);
+    assert_eq!(array(&da.json(&["status"])["peers"]).len(), 1);
+    da.signal(libc::SIGTERM);
+    assert!(
+        da.wait_exit(Duration::from_secs(15)).success(),
+        "{}",
+        da.log_text()
+    );
 }

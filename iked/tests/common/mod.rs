@@ -194,20 +194,31 @@ impl Daemon {
     /// Starts `iked run -c config --socket socket` in `ns`, logging to `log`, and waits (at
     /// most 15 s) until its control socket answers.
     pub fn start(ns: &Netns, config: &Path, socket: &Path, log: &Path) -> Daemon {
-        let logf = std::fs::File::create(log).expect("log file");
-        let child = ns
-            .command(
-                iked(),
-                &[
-                    "run",
-                    "-c",
-                    config.to_str().unwrap(),
-                    "--socket",
-                    socket.to_str().unwrap(),
-                    "--log-level",
-                    "debug",
-                ],
-            )
+        Daemon::start_in(&ns.name, config, socket, log)
+    }
+
+    /// [`Daemon::start`] in the namespace called `netns` (one made by another harness, such
+    /// as `ipsec_tests::lab`). The log file is appended to, so a restarted daemon keeps the
+    /// earlier run's lines.
+    pub fn start_in(netns: &str, config: &Path, socket: &Path, log: &Path) -> Daemon {
+        let logf = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", netns]);
+        let child = cmd
+            .arg(iked())
+            .args([
+                "run",
+                "-c",
+                config.to_str().unwrap(),
+                "--socket",
+                socket.to_str().unwrap(),
+                "--log-level",
+                "debug",
+            ])
             .stdin(Stdio::null())
             .stdout(logf.try_clone().unwrap())
             .stderr(logf)

@@ -5,7 +5,9 @@
 //! resolve-plugin file (never /etc/resolv.conf) and a private `/run` (charon's pid file is
 //! compiled in as /var/run/charon.pid), bind-mounted in a mount namespace of its own.
 //! kernel-libipsec does ESP in userspace over TUN `ipsec0` (the host has no kernel ESP); it only
-//! speaks ESP-in-UDP, so charon fakes NAT-D and every exchange floats to port 4500.
+//! speaks ESP-in-UDP, so charon fakes NAT-D and every exchange floats to port 4500. Where the
+//! kernel has ESP (the test VM, `tests/vm`), [`CharonBuilder::kernel_esp`] leaves it out: charon
+//! then installs SAs and policies through kernel-netlink, and ESP is raw unless a NAT is there.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -42,6 +44,7 @@ pub struct CharonBuilder<'a> {
     cisco_unity: bool,
     extra: String,
     load: bool,
+    kernel_esp: bool,
 }
 
 impl CharonBuilder<'_> {
@@ -63,6 +66,14 @@ impl CharonBuilder<'_> {
     pub fn extra_conf(mut self, text: &str) -> Self {
         self.extra.push_str(text);
         self.extra.push('\n');
+        self
+    }
+
+    /// Real kernel ESP (`true`): do not load kernel-libipsec, so charon installs its SAs and
+    /// policies with kernel-netlink and sends raw ESP (no faked NAT-D). Only where the kernel has
+    /// ESP (the test VM). Default `false`: kernel-libipsec, userspace ESP over TUN.
+    pub fn kernel_esp(mut self, yes: bool) -> Self {
+        self.kernel_esp = yes;
         self
     }
 
@@ -143,7 +154,7 @@ include /etc/strongswan.d/*.conf
 # --- overrides (must come after the includes) ---
 charon {{
   plugins {{
-    kernel-libipsec {{ load = yes }}       # userspace ESP over TUN ipsec0 (no kernel ESP here)
+    {libipsec}
     vici {{ socket = unix://{d}/charon.vici }}
     stroke {{ load = no }}                 # no /run/charon.ctl, no ipsec.secrets
     forecast {{ load = no }}
@@ -179,6 +190,11 @@ swanctl {{ socket = unix://{d}/charon.vici }}
 {extra}"#,
             unity = yn(self.cisco_unity),
             am = yn(self.aggressive_psk),
+            libipsec = if self.kernel_esp {
+                "kernel-libipsec { load = no }        # real kernel ESP through kernel-netlink"
+            } else {
+                "kernel-libipsec { load = yes }       # userspace ESP over TUN ipsec0 (no kernel ESP here)"
+            },
             extra = self.extra,
         )
     }
@@ -202,6 +218,7 @@ impl Charon {
             cisco_unity: true,
             extra: String::new(),
             load: true,
+            kernel_esp: false,
         }
     }
 
