@@ -255,6 +255,7 @@ impl Daemon {
     }
 
     async fn run(mut self, mut ch: Channels, mut sig: Signals) -> Result<(), Fatal> {
+        self.auto_start(None);
         let why = loop {
             self.drain().await;
             let deadline = self.driver.poll_timeout();
@@ -292,6 +293,29 @@ impl Daemon {
             report.sas, report.policies
         );
         Ok(())
+    }
+
+    /// Initiates the peers with `auto-start = true`: all of them at start; after a reload
+    /// (`before` is the previous configuration) only those that did not have it before, so
+    /// that a reload leaves running tunnels alone.
+    fn auto_start(&mut self, before: Option<&Snapshot>) {
+        let config = Arc::clone(&self.config);
+        for peer in config
+            .peers()
+            .iter()
+            .filter(|p| p.auto_start && !p.disabled)
+        {
+            if before
+                .and_then(|b| b.peer(&peer.name))
+                .is_some_and(|old| old.auto_start)
+            {
+                continue;
+            }
+            match self.driver.initiate(Instant::now(), &peer.name) {
+                Ok(()) => info!("auto-start: initiating peer {:?}", peer.name),
+                Err(e) => warn!("auto-start: peer {:?}: {e}", peer.name),
+            }
+        }
     }
 
     /// Sends what the engine wants sent and carries out its events.
@@ -439,7 +463,8 @@ impl Daemon {
             error!("{}: {p}", new.file());
         }
         self.driver.set_config(Arc::clone(&new), credentials);
-        self.config = new;
+        let old = std::mem::replace(&mut self.config, new);
+        self.auto_start(Some(&old));
         info!(
             "configuration reloaded: policies {} added, {} changed, {} removed, {} unchanged",
             c.added, c.replaced, c.removed, c.unchanged

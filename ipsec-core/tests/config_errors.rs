@@ -851,3 +851,24 @@ fn objects_without_names_are_numbered_in_file_order() {
         ]
     );
 }
+
+#[test]
+fn auto_start_needs_an_active_peer_with_one_address() {
+    assert_eq!(
+        one(
+            "[[peer]]\nname = \"p\"\naddress = \"203.0.113.0/24\"\nsecret = \"s\"\nauto-start = true\n"
+        ),
+        "site.toml:5: peer \"p\": key \"auto-start\": cannot initiate to a range of addresses \
+         (203.0.113.0/24); expected a single-host address"
+    );
+    assert_eq!(
+        one(
+            "[[peer]]\nname = \"p\"\naddress = \"203.0.113.7\"\nsecret = \"s\"\npassive = true\nauto-start = true\n"
+        ),
+        "site.toml:6: peer \"p\": key \"auto-start\": a passive peer never initiates; expected \
+         auto-start = false or passive = false"
+    );
+    let fine =
+        "[[peer]]\nname = \"p\"\naddress = \"203.0.113.7\"\nsecret = \"s\"\nauto-start = true\n";
+    assert!(Config::from_toml_str(fine, "site.toml").unwrap().peers()[0].auto_start);
+}

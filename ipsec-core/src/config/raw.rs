@@ -145,6 +145,12 @@ pub struct Peer {
     /// Only respond, never initiate; also makes us the XAuth server. Default `false`.
     #[serde(default)]
     pub passive: bool,
+    /// Not in the manual (whose peers come up on demand only): bring this peer's phase 1 and
+    /// the quick modes of its policies up when the daemon starts, and when a reload adds it,
+    /// like strongSwan's `start_action = start`. Needs a single-host `address` and
+    /// `passive = false`. Default `false`.
+    #[serde(default)]
+    pub auto_start: bool,
     /// Send INITIAL-CONTACT after phase 1 so that the peer drops our older SAs. Default
     /// `true`.
     #[serde(default = "yes")]
@@ -208,6 +214,7 @@ impl Peer {
             dpd_maximum_failures: default_dpd_maximum_failures(),
             nat_traversal: false,
             passive: false,
+            auto_start: false,
             send_initial_contact: true,
             generate_policy: default_generate_policy(),
             policy_group: default_group(),

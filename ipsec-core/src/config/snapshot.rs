@@ -275,6 +275,8 @@ pub struct Peer {
     pub nat_traversal: bool,
     /// Respond only; XAuth server.
     pub passive: bool,
+    /// Initiate at daemon start (our extension, `auto-start`).
+    pub auto_start: bool,
     /// Send INITIAL-CONTACT.
     pub send_initial_contact: bool,
     /// Whether and how this peer may generate policies.

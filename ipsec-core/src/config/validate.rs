@@ -1100,6 +1100,25 @@ fn peers(
             ),
             _ => {}
         }
+        if p.auto_start && p.passive {
+            ctx.error(
+                &obj,
+                "auto-start",
+                ErrorKind::Conflict,
+                "a passive peer never initiates; expected auto-start = false or passive = false",
+            );
+        } else if p.auto_start && !p.address.is_host() {
+            ctx.error(
+                &obj,
+                "auto-start",
+                ErrorKind::Conflict,
+                format!(
+                    "cannot initiate to a range of addresses ({}); expected a single-host \
+                     address",
+                    p.address
+                ),
+            );
+        }
         if p.passive && p.mode_config == ModeConfigRef::RequestOnly {
             ctx.warn(
                 &obj,
@@ -1155,6 +1174,7 @@ fn peers(
             dpd,
             nat_traversal: p.nat_traversal,
             passive: p.passive,
+            auto_start: p.auto_start,
             send_initial_contact: p.send_initial_contact,
             generate_policy: p.generate_policy,
             policy_group,
