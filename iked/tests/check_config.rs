@@ -229,3 +229,15 @@ fn certificate_files_are_checked_relative_to_the_file() {
         "{err}"
     );
 }
+
+/// The site-to-site example of iked/README.md is a valid file.
+#[test]
+fn readme_example_passes() {
+    let readme = include_str!("../README.md");
+    let start = readme.find("```toml\n").expect("a TOML example") + "```toml\n".len();
+    let len = readme[start..].find("```").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "iked.toml", &readme[start..start + len]);
+    let out = iked_cmd(&["check-config", "-c", &file]);
+    assert!(out.status.success(), "{out:?}");
+}
