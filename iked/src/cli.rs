@@ -39,6 +39,10 @@ pub enum Command {
     KillConnections(ClientArgs),
     /// Delete installed SAs of one type (default all); they are renegotiated on demand.
     Flush(FlushArgs),
+    /// Show a site-to-site tunnel at work: two namespaces, two iked, a ping through the
+    /// tunnel, `iked status` and `iked sas`; everything is removed afterwards (also on
+    /// Ctrl-C). Needs root.
+    Demo,
 }
 
 /// `iked run`.

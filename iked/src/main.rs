@@ -3,6 +3,7 @@
 //! - `iked run -c FILE`: the daemon ([`daemon`]): UDP 500/4500, the kernel dataplane
 //!   ([`kernel`]), the IKE engine behind [`driver`], the control socket ([`control`]).
 //! - `iked check-config -c FILE`: every error with file, line, object and key.
+//! - `iked demo`: two namespaces, two daemons, a tunnel, a ping ([`demo`]).
 //! - `iked status|sas|policies|stats|up|down|kill-connections|flush`: clients of the control
 //!   socket, with a table or `--json`.
 
@@ -10,6 +11,7 @@ mod cli;
 mod config;
 mod control;
 mod daemon;
+mod demo;
 mod driver;
 mod kernel;
 mod logging;
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => daemon::run(args),
+        Command::Demo => demo::run(),
         Command::CheckConfig(args) => check_config(&args.config),
         Command::Status(c) => client(&c, Request::Status),
         Command::Sas(c) => client(&c, Request::Sas),
