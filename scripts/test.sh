@@ -41,7 +41,8 @@ step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test --workspace"
-cargo test --workspace --locked
+# Every test binary runs even after a failure, so that one run shows every failure.
+cargo test --workspace --locked --no-fail-fast
 
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then
     step "bounded fuzz run (${FUZZ_SECONDS:-60} s per target)"

@@ -117,8 +117,10 @@ impl CharonBuilder<'_> {
             dir: d.clone(),
             _workdir: dir,
         };
+        // Generous: charon loads ~40 plugins, slow under an emulated (TCG) kernel on a busy
+        // machine.
         super::wait_for(
-            Duration::from_secs(10),
+            Duration::from_secs(40),
             &format!("charon's VICI socket {}", vici.display()),
             || {
                 if !charon.proc.is_running() {
