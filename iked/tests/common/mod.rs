@@ -229,7 +229,8 @@ impl Daemon {
             socket: socket.to_owned(),
             log: log.to_owned(),
         };
-        wait_for("the control socket", Duration::from_secs(15), || {
+        // Generous for the emulated (TCG) kernel VM on a busy machine.
+        wait_for("the control socket", Duration::from_secs(45), || {
             if let Ok(Some(st)) = d.child.try_wait() {
                 panic!("iked exited early with {st}: {}", d.log_text());
             }
