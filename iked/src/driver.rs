@@ -697,6 +697,8 @@ mod wired {
                 c("sas-deleted", s.sas_deleted),
                 c("informational-received", s.informational_received),
                 c("informational-sent", s.informational_sent),
+                c("dpd-probes-sent", s.dpd_probes_sent),
+                c("dead-peers", s.dead_peers),
                 c("rejected", s.total_rejected()),
                 c("rejections-unreported", s.rejections_unreported),
             ];

@@ -87,7 +87,13 @@ fn exercise_message(bytes: &[u8]) {
     payloads.iter().for_each(exercise_payload);
     let mut out = Vec::new();
     emit_message(&msg.header, &payloads, &mut out).expect("a parsed message re-emits");
-    assert_eq!(out, bytes, "re-emission is byte-exact");
+    if chain.trailing().is_empty() {
+        assert_eq!(out, bytes, "re-emission is byte-exact");
+    } else {
+        // Alignment padding (libreswan) is set aside: the Length field and the tail differ.
+        assert_eq!(out.len() + chain.trailing().len(), bytes.len());
+        assert_eq!(out.get(28..), bytes.get(28..out.len()));
+    }
 }
 
 fn exercise_bodies(b: &[u8]) {

@@ -241,7 +241,7 @@ impl Xfrm {
     }
 
     /// Adds or replaces a policy with the same selector, direction and mark
-    /// (XFRM_MSG_UPDPOLICY). A replaced policy keeps its index.
+    /// (XFRM_MSG_UPDPOLICY). A replaced policy keeps its index, which is what this returns.
     pub async fn update_policy(&self, p: &PolicyConfig) -> Result<u32> {
         self.modify_policy("update policy", p, true).await
     }
@@ -258,6 +258,15 @@ impl Xfrm {
         };
         *req.message_mut() = msg;
         self.bounded(op, self.timeout, req.execute()).await?;
+        // A replaced policy keeps its old index (the kernel's xfrm_policy_insert ignores the
+        // one we sent): read back what the kernel holds.
+        let index = if update {
+            self.get_policy(&p.id())
+                .await
+                .map_or(index, |info| info.index)
+        } else {
+            index
+        };
         self.registry().policies.insert(p.id(), index);
         Ok(index)
     }

@@ -111,9 +111,11 @@ fn policies_add_dump_update_delete() {
 
         // Update keeps the index and changes the priority.
         let changed = installed[0].clone().with_priority(77);
-        x.update_policy(&changed).await.unwrap();
+        let returned = x.update_policy(&changed).await.unwrap();
         let got = x.get_policy(&changed.id()).await.unwrap();
         assert_eq!((got.priority, got.index), (77, indexes[0]));
+        // ... and says so: an ACQUIRE names the policy by that index.
+        assert_eq!(returned, indexes[0]);
 
         let listing = common::sh(&["ip", "xfrm", "policy", "list"]);
         // The block policy by its index, the others by selector.

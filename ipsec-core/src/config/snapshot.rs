@@ -457,6 +457,34 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// Whether `other` is the same policy in another configuration: the same traffic to the
+    /// same SA endpoints, wherever it stands in the file and whatever its proposal, level or
+    /// priority. A reload renumbers policies (their index is the position); this is what
+    /// follows one across it.
+    pub fn same_as(&self, other: &Policy) -> bool {
+        (
+            self.src_address,
+            self.dst_address,
+            self.src_port,
+            self.dst_port,
+            self.protocol,
+            self.tunnel,
+            self.sa_src_address,
+            self.sa_dst_address,
+            self.template,
+        ) == (
+            other.src_address,
+            other.dst_address,
+            other.src_port,
+            other.dst_port,
+            other.protocol,
+            other.tunnel,
+            other.sa_src_address,
+            other.sa_dst_address,
+            other.template,
+        )
+    }
+
     /// Whether this template admits a policy that a peer asks for, given in the template's
     /// direction (`src` on our side): both prefixes must lie inside the template's, the
     /// protocol must be the template's unless it is `all`, and so must the ports unless they

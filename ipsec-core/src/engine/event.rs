@@ -184,6 +184,8 @@ pub enum DeleteReason {
     InitialContact,
     /// [`Engine::terminate`](super::Engine::terminate).
     Terminated,
+    /// Dead peer detection: the peer stopped answering (RFC 3706).
+    DeadPeer,
 }
 
 /// Why a peer went down, or why a negotiation failed.
@@ -195,6 +197,8 @@ pub enum DownReason {
     Terminated,
     /// Phase 1 failed before any SA existed.
     Phase1Failed,
+    /// Dead peer detection: it stopped answering (RFC 3706); every SA with it is gone.
+    DeadPeer,
 }
 
 /// Which negotiation failed.

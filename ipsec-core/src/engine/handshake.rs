@@ -11,7 +11,7 @@ use crate::phase1::{self, Ctx, Handshake, Phase1Sa, Progress, aggressive, main_m
 use crate::wire::{Cookie, ExchangeType, Message, Notification, Payload, PayloadType, ProtocolId};
 
 use super::event::{DeleteReason, DownReason, Event, IsakmpSpi, PeerId, Phase};
-use super::ike::{Digest, Established, Flight, IkeId, IkeSa, IkeState, Role, digest};
+use super::ike::{Digest, DpdProbe, Established, Flight, IkeId, IkeSa, IkeState, Role, digest};
 use super::peer::PeerSession;
 use super::{Engine, EngineError, Reject, TimerKey};
 
@@ -482,6 +482,22 @@ impl Engine {
             }
             _ => None,
         };
+        // RFC 3706 §5.1: probe only a peer that announced DPD; a replaced SA is never probed.
+        let dpd = self
+            .config
+            .peer(&p1.peer_name)
+            .and_then(|p| p.dpd)
+            .filter(|_| p1.peer_dpd)
+            .map(|d| DpdProbe {
+                interval: d.interval,
+                maximum_failures: d.maximum_failures.max(1),
+                last_heard: now,
+                next_at: now + d.interval,
+                seq: self
+                    .random_bytes::<4>()
+                    .map_or(1, |b| u32::from_be_bytes(b) & 0x7fff_ffff),
+                unanswered: 0,
+            });
         sa.state = IkeState::Established(Box::new(Established {
             sa: p1,
             since: now,
@@ -491,6 +507,7 @@ impl Engine {
             recent_informational: VecDeque::new(),
             keepalive_at,
             replaced: false,
+            dpd,
         }));
         let spi = sa.spi();
         let (l, r) = (sa.local, sa.remote);

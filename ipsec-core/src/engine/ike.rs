@@ -155,6 +155,36 @@ pub(crate) struct Established {
     pub keepalive_at: Option<Instant>,
     /// A newer SA replaced this one; it is deleted at `expires_at` (set short).
     pub replaced: bool,
+    /// Dead peer detection, when configured and the peer announced it.
+    pub dpd: Option<DpdProbe>,
+}
+
+/// Dead peer detection (RFC 3706) on one ISAKMP SA: after `interval` without a word from
+/// the peer, an R-U-THERE every `interval`; `maximum_failures` of them unanswered and the
+/// peer is dead. "A word" is any authenticated message under this SA, so a peer busy with
+/// quick modes or informationals is never probed.
+pub(crate) struct DpdProbe {
+    /// Silence before the first probe, and the spacing of probes.
+    pub interval: std::time::Duration,
+    /// Unanswered probes that make the peer dead.
+    pub maximum_failures: u32,
+    /// The last authenticated message from the peer (or the SA's establishment).
+    pub last_heard: Instant,
+    /// The next check.
+    pub next_at: Instant,
+    /// The sequence number of our last R-U-THERE (RFC 3706 §7: starts random).
+    pub seq: u32,
+    /// Probes sent since the peer was last heard.
+    pub unanswered: u32,
+}
+
+impl DpdProbe {
+    /// The peer said something authenticated.
+    pub fn heard(&mut self, now: Instant) {
+        self.last_heard = now;
+        self.unanswered = 0;
+        self.next_at = now + self.interval;
+    }
 }
 
 /// What an ISAKMP SA is doing.
@@ -226,6 +256,13 @@ impl IkeSa {
     }
 
     /// The earliest time this SA needs attention.
+    /// An authenticated message from the peer arrived (dead peer detection).
+    pub fn heard_from(&mut self, now: Instant) {
+        if let Some(d) = self.established_mut().and_then(|e| e.dpd.as_mut()) {
+            d.heard(now);
+        }
+    }
+
     pub fn deadline(&self) -> Option<Instant> {
         let mut at = self.flight.as_ref().map(|f| f.next_at);
         let mut add = |t: Option<Instant>| {
@@ -239,6 +276,7 @@ impl IkeSa {
                 add(e.rekey_at);
                 add(Some(e.expires_at));
                 add(e.keepalive_at);
+                add(e.dpd.as_ref().map(|d| d.next_at));
                 add(e.exchanges.values().map(Exchange::deadline).min());
             }
         }

@@ -62,7 +62,11 @@ impl Engine {
     }
 
     /// [`Engine::send_informational_on`] for the SA `id`.
-    fn send_informational(&mut self, id: IkeId, payloads: &[Payload<'_>]) -> Result<(), Reject> {
+    pub(super) fn send_informational(
+        &mut self,
+        id: IkeId,
+        payloads: &[Payload<'_>],
+    ) -> Result<(), Reject> {
         let Some(mut sa) = self.ike.remove(&id) else {
             return Err(Reject::Internal("no ISAKMP SA"));
         };
@@ -136,6 +140,11 @@ impl Engine {
             return self.reject(local, remote, Reject::UnknownSa);
         };
         let actions = self.read_informational(&mut sa, msg, ciphertext, mid);
+        if actions.is_ok() {
+            // Any authenticated informational (an R-U-THERE-ACK among them) shows the peer
+            // alive (RFC 3706 §5.3).
+            sa.heard_from(now);
+        }
         let pid = sa.peer;
         self.ike.insert(id, sa);
         let actions = match actions {

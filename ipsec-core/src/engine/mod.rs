@@ -283,9 +283,45 @@ impl Engine {
     }
 
     /// Installs a new configuration. Running SAs keep what they negotiated; new negotiations
-    /// use the new configuration.
+    /// (rekeys included) use the new configuration. Policies are numbered by their position
+    /// in the file, so a reload that adds, removes or moves one renumbers the others: every
+    /// SA and pending request follows its policy to the new number ([`Policy::same_as`]);
+    /// one whose policy is gone keeps running without a policy until it expires or is
+    /// deleted, and is not rekeyed for it.
+    ///
+    /// [`Policy::same_as`]: crate::config::Policy::same_as
     pub fn set_config(&mut self, config: Arc<Snapshot>) {
-        self.config = config;
+        let old = std::mem::replace(&mut self.config, config);
+        let new = Arc::clone(&self.config);
+        let follow = |id: &mut Option<PolicyId>| {
+            if let Some(PolicyId(i)) = *id {
+                *id = old
+                    .all_policies()
+                    .iter()
+                    .find(|p| p.index == i)
+                    .and_then(|p| new.all_policies().iter().find(|q| q.same_as(p)))
+                    .map(|q| PolicyId(q.index));
+            }
+        };
+        for c in self.children.values_mut() {
+            follow(&mut c.policy);
+        }
+        for s in self.peers.values_mut() {
+            for r in &mut s.pending {
+                follow(&mut r.policy);
+            }
+        }
+        for sa in self.ike.values_mut() {
+            if let Some(e) = sa.established_mut() {
+                for x in e.exchanges.values_mut() {
+                    if let ike::Exchange::QuickInitiator { request, .. }
+                    | ike::Exchange::QuickResponder { request, .. } = x
+                    {
+                        follow(&mut request.policy);
+                    }
+                }
+            }
+        }
     }
 
     /// Installs the certificates, keys and trust anchors of the configured peers (RSA
@@ -487,6 +523,12 @@ impl Engine {
     /// (when an ISAKMP SA is up to carry them), [`Event::DeleteSa`] for each IPsec SA,
     /// then [`Event::PeerDown`].
     pub fn terminate(&mut self, now: Instant, peer: PeerId) {
+        self.end_session(now, peer, DeleteReason::Terminated, DownReason::Terminated);
+    }
+
+    /// Removes every SA of the session with `peer` (telling the peer, which is harmless
+    /// when it is dead) and reports it down.
+    fn end_session(&mut self, now: Instant, peer: PeerId, why: DeleteReason, down: DownReason) {
         let Some(session) = self.peers.get(&peer) else {
             return;
         };
@@ -502,16 +544,14 @@ impl Engine {
         // The session goes first, so that removing its SAs reports nothing on its own.
         let up = self.peers.remove(&peer).is_some_and(|s| s.up);
         for c in children {
-            self.remove_child(now, c, DeleteReason::Terminated, false);
+            self.remove_child(now, c, why, false);
         }
         for id in ikes {
             self.remove_ike(now, id, true);
         }
         if up {
-            self.events.push_back(Event::PeerDown {
-                peer,
-                reason: DownReason::Terminated,
-            });
+            self.events
+                .push_back(Event::PeerDown { peer, reason: down });
         }
     }
 

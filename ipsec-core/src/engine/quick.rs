@@ -442,7 +442,9 @@ impl Engine {
                 return self.answer_quick_mode(now, local, remote, sa, msg, d);
             }
         };
-        // The message authenticated: follow the peer if its address changed (NAT).
+        // The message authenticated: the peer is alive, and follow it if its address
+        // changed (NAT).
+        sa.heard_from(now);
         if nat_t && (local, remote) != (sa_local, sa_remote) {
             sa.local = local;
             sa.remote = remote;
@@ -502,6 +504,8 @@ impl Engine {
             return QmOutcome::Nothing;
         };
         let nonce_len = self.options.nonce_len;
+        // QM1 authenticated (read_first checked HASH(1)): the peer is alive.
+        sa.heard_from(now);
         let Some(e) = sa.established_mut() else {
             self.spis.release(our_spi);
             return QmOutcome::Nothing;

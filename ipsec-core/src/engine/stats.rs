@@ -208,6 +208,10 @@ pub struct Stats {
     pub informational_received: u64,
     /// Informational exchanges sent.
     pub informational_sent: u64,
+    /// DPD R-U-THERE probes sent (RFC 3706).
+    pub dpd_probes_sent: u64,
+    /// Peers declared dead by DPD, their SAs removed.
+    pub dead_peers: u64,
     /// Rejections beyond the event queue's bound (counted, not reported as events).
     pub rejections_unreported: u64,
     rejected: BTreeMap<Reject, u64>,

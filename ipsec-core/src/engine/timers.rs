@@ -7,8 +7,8 @@
 use std::time::Instant;
 
 use super::child::{ChildId, ChildRequest, Rekey};
-use super::event::{DeleteReason, Transmit};
-use super::ike::{Exchange, IkeId, IkeSa, IkeState};
+use super::event::{DeleteReason, DownReason, Transmit};
+use super::ike::{DpdProbe, Exchange, IkeId, IkeSa, IkeState};
 use super::{Engine, Reject, TimerKey};
 
 /// A bound on timers handled in one call, against any scheduling bug looping forever.
@@ -75,6 +75,13 @@ impl Engine {
         let mut rekey = false;
         let mut expired = false;
         let mut keepalive = false;
+        let mut dpd = Dpd::Quiet;
+        // Only the newest ISAKMP SA with a peer probes: an older one the peer may already
+        // have deleted (its Delete lost) would get no answer and condemn a live peer.
+        let newest = match (pid, sa.established()) {
+            (Some(p), Some(e)) => !e.replaced && !self.has_newer_ike(p, id, e.since),
+            _ => false,
+        };
         if let Some(e) = sa.established_mut() {
             let due: Vec<u32> = e
                 .exchanges
@@ -126,10 +133,33 @@ impl Engine {
                 e.rekey_at = None;
                 rekey = true;
             }
+            if newest {
+                dpd = dpd_due(e.dpd.as_mut(), now);
+            } else if let Some(d) = e.dpd.as_mut().filter(|d| d.next_at <= now) {
+                d.next_at = now + d.interval;
+            }
             expired = e.expires_at <= now;
         }
+        let cookies = sa.spi_bytes();
         self.ike.insert(id, sa);
         self.reschedule_ike(id);
+        match (dpd, pid) {
+            (Dpd::Probe(seq), _) => {
+                let n = crate::wire::Notification::dpd(false, &cookies, seq);
+                if self
+                    .send_informational(id, &[crate::wire::Payload::Notification(n)])
+                    .is_ok()
+                {
+                    self.stats.dpd_probes_sent += 1;
+                }
+            }
+            (Dpd::Dead, Some(pid)) => {
+                self.stats.dead_peers += 1;
+                self.end_session(now, pid, DeleteReason::DeadPeer, DownReason::DeadPeer);
+                return;
+            }
+            _ => {}
+        }
         if keepalive {
             // RFC 3948 §2.3: a single 0xFF octet, no marker.
             self.stats.datagrams_sent += 1;
@@ -151,6 +181,21 @@ impl Engine {
         if expired {
             self.remove_ike(now, id, true);
         }
+    }
+
+    /// Whether the session with `pid` has an established, unreplaced ISAKMP SA other than
+    /// `id` that is newer than `since`.
+    fn has_newer_ike(&self, pid: super::PeerId, id: IkeId, since: Instant) -> bool {
+        self.peers.get(&pid).is_some_and(|s| {
+            s.ike.iter().any(|other| {
+                *other != id
+                    && self
+                        .ike
+                        .get(other)
+                        .and_then(IkeSa::established)
+                        .is_some_and(|o| !o.replaced && o.since > since)
+            })
+        })
     }
 
     fn child_timeout(&mut self, now: Instant, id: ChildId) {
@@ -205,4 +250,32 @@ impl Engine {
         }
         self.reschedule_child(id);
     }
+}
+
+/// What dead peer detection wants now.
+enum Dpd {
+    Quiet,
+    /// Send R-U-THERE with this sequence number.
+    Probe(u32),
+    /// The peer let `maximum_failures` probes go unanswered.
+    Dead,
+}
+
+/// RFC 3706 §5.3: silence for an interval → a probe with the next sequence number; each
+/// further interval without an answer → another; `maximum_failures` unanswered → dead.
+/// (`DpdProbe::heard` pushes `next_at` an interval past the last word from the peer.)
+fn dpd_due(d: Option<&mut DpdProbe>, now: Instant) -> Dpd {
+    let Some(d) = d else {
+        return Dpd::Quiet;
+    };
+    if d.next_at > now {
+        return Dpd::Quiet;
+    }
+    if d.unanswered >= d.maximum_failures {
+        return Dpd::Dead;
+    }
+    d.unanswered += 1;
+    d.seq = d.seq.wrapping_add(1);
+    d.next_at = now + d.interval;
+    Dpd::Probe(d.seq)
 }
