@@ -13,7 +13,8 @@
 //! The other guest scenarios live in `kernel_vm/` and use the lab harness of `ipsec-tests`
 //! (namespaces, NAT, strongSwan): transport mode, NAT-T through a masquerading NAT, strongSwan
 //! with kernel ESP both ways, rekey under a continuous ping, cleanup after a crash, RSA
-//! signatures. One VM runs them all, one after the other. To run one of them alone in the VM:
+//! signatures, IKE and ESP over IPv6 (IPv6 and IPv4 inside), SIGHUP reloads under a continuous
+//! ping, auto-start and `iked flush`. One VM runs them all, one after the other. To run one of them alone in the VM:
 //!
 //! ```text
 //! tests/vm/run.sh target/debug/deps/kernel_vm-HASH guest_nat_traversal --ignored --nocapture
@@ -21,10 +22,16 @@
 #![cfg(feature = "engine")]
 
 mod common;
+#[path = "kernel_vm/flush.rs"]
+mod flush;
+#[path = "kernel_vm/ipv6.rs"]
+mod ipv6;
 #[path = "kernel_vm/nat_t.rs"]
 mod nat_t;
 #[path = "kernel_vm/rekey.rs"]
 mod rekey;
+#[path = "kernel_vm/reload.rs"]
+mod reload;
 #[path = "kernel_vm/restart.rs"]
 mod restart;
 #[path = "kernel_vm/rsa.rs"]
@@ -55,8 +62,14 @@ fn skip_or_fail(why: &str) {
     }
 }
 
-/// How many `guest_` tests there are: the host side checks that each one ran and passed.
-const GUEST_TESTS: usize = 8;
+/// How many `guest_` tests run in the VM (all of them but [`FINDINGS`]): the host side checks
+/// that each one ran and passed.
+const GUEST_TESTS: usize = 13;
+
+/// Guest tests that show a bug not fixed yet (`docs/vm-findings.md`): every guest test is
+/// `#[ignore]`d (they run only in the VM, with `--ignored`), so these are left out of the VM
+/// run by name. Run one alone with `tests/vm/run.sh BINARY NAME --ignored --nocapture`.
+const FINDINGS: &[&str] = &[];
 
 /// Host side: boots the VM and runs the `guest_` tests of this binary inside.
 #[test]
@@ -94,6 +107,9 @@ fn site_to_site_in_vm() {
                 "--color=never",
                 "--nocapture",
             ]);
+            for name in FINDINGS {
+                c.args(["--skip", name]);
+            }
             c
         },
         Duration::from_secs(600),

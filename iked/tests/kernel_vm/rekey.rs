@@ -7,39 +7,18 @@
 //!  lo 198.51.100.1 [a] 198.18.0.1 --veth-- 198.18.0.2 [b] lo 203.0.113.1
 //! ```
 
-use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use super::support::{
-    Conf, LogsOnPanic, PolicySpec, lab, ping_until, route, sas, sas_dir, spis, start_iked,
-    stop_clean,
+    Conf, LogsOnPanic, PolicySpec, answered, assert_no_ping_lost, lab, ping_until, route, sas,
+    sas_dir, spis, start_iked, stop_clean,
 };
 use crate::common::wait_for;
 
 const A_INNER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 const B_INNER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
 const LIFETIME: &str = "30s";
-
-/// The icmp_seq numbers ping reported an answer for.
-fn answered(ping_output: &str) -> BTreeSet<u32> {
-    ping_output
-        .lines()
-        .filter(|l| l.contains("bytes from"))
-        .filter_map(|l| {
-            let rest = l.split("icmp_seq=").nth(1)?;
-            rest.split_whitespace().next()?.parse().ok()
-        })
-        .collect()
-}
-
-/// How many echo requests ping sent, from its summary line.
-fn transmitted(ping_output: &str) -> Option<u32> {
-    let line = ping_output
-        .lines()
-        .find(|l| l.contains("packets transmitted"))?;
-    line.split_whitespace().next()?.parse().ok()
-}
 
 #[test]
 #[ignore = "runs inside the kernel VM (started by site_to_site_in_vm)"]
@@ -101,23 +80,8 @@ fn guest_rekey_under_ping() {
         (answered(&pinger.output()).len() >= seen + 10).then_some(())
     });
     pinger.stop();
-    let out = pinger.output();
-    let got = answered(&out);
-    let sent = transmitted(&out).unwrap_or_else(|| panic!("no ping summary:\n{out}"));
-    let last = *got.last().unwrap();
-    let missing: Vec<u32> = (1..=last).filter(|n| !got.contains(n)).collect();
-    eprintln!(
-        "rekey: {sent} sent, {} answered; summary: {}",
-        got.len(),
-        out.lines().rev().take(2).collect::<Vec<_>>().join(" / ")
-    );
     // The one echo request in flight when SIGINT came may be unanswered; none before it.
-    assert!(missing.is_empty(), "lost icmp_seq {missing:?}:\n{out}");
-    assert!(
-        sent <= last + 1,
-        "{sent} sent, last answered {last}:\n{out}"
-    );
-    assert!(sent >= 50, "the ping ran only {sent} times:\n{out}");
+    assert_no_ping_lost(&pinger.output(), 50, "rekey");
 
     stop_clean(&mut da, &net.a);
     stop_clean(&mut db, &net.b);

@@ -1,7 +1,8 @@
 //! What the guest scenarios share: iked configurations, daemons in lab namespaces, pings, and
 //! reading `iked sas --json` and `ip xfrm state`.
 
-use std::net::Ipv4Addr;
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -27,76 +28,102 @@ pub fn lab(name: &str) -> Lab {
     Lab::new(name).expect("the lab runs in the VM")
 }
 
+/// `addr/32` or `addr/128`: the host prefix of an address of either family.
+pub fn host_prefix(addr: IpAddr) -> String {
+    match addr {
+        IpAddr::V4(a) => format!("{a}/32"),
+        IpAddr::V6(a) => format!("{a}/128"),
+    }
+}
+
 /// One `[[policy]]`: traffic `src` -> `dst` (prefixes), in tunnel mode between `sa` (our end,
-/// the peer's end) or in transport mode when `sa` is `None`.
+/// the peer's end) or in transport mode when `sa` is `None`. The outer family may differ from
+/// the inner one (IPv4 in IPv6).
 pub struct PolicySpec {
     pub src: String,
     pub dst: String,
-    pub sa: Option<(Ipv4Addr, Ipv4Addr)>,
+    pub sa: Option<(IpAddr, IpAddr)>,
 }
 
 impl PolicySpec {
-    /// Tunnel mode between the hosts `src` and `dst` (/32), outer addresses `me` -> `peer`.
-    pub fn tunnel(src: Ipv4Addr, dst: Ipv4Addr, me: Ipv4Addr, peer: Ipv4Addr) -> Self {
+    /// Tunnel mode between the hosts `src` and `dst`, outer addresses `me` -> `peer`.
+    pub fn tunnel(
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+        me: impl Into<IpAddr>,
+        peer: impl Into<IpAddr>,
+    ) -> Self {
         PolicySpec {
-            src: format!("{src}/32"),
-            dst: format!("{dst}/32"),
-            sa: Some((me, peer)),
+            src: host_prefix(src.into()),
+            dst: host_prefix(dst.into()),
+            sa: Some((me.into(), peer.into())),
         }
     }
 
     /// Transport mode between the hosts `me` and `peer`.
-    pub fn transport(me: Ipv4Addr, peer: Ipv4Addr) -> Self {
+    pub fn transport(me: impl Into<IpAddr>, peer: impl Into<IpAddr>) -> Self {
         PolicySpec {
-            src: format!("{me}/32"),
-            dst: format!("{peer}/32"),
+            src: host_prefix(me.into()),
+            dst: host_prefix(peer.into()),
             sa: None,
         }
     }
-}
 
-/// An iked configuration with one peer, one proposal and one policy.
-pub struct Conf {
-    /// Our IKE address (`[daemon] listen`).
-    pub listen: Ipv4Addr,
-    /// The peer's name and address (prefix).
-    pub peer: (&'static str, String),
-    /// Authentication lines of the `[[peer]]` (default: the PSK).
-    pub auth: String,
-    /// Further `[[peer]]` lines (algorithms, nat-traversal, ...).
-    pub peer_extra: String,
-    /// The `[[proposal]]` lines after its name.
-    pub proposal: String,
-    pub policy: PolicySpec,
-}
-
-impl Conf {
-    /// PSK, default phase 1 algorithms, ESP aes-128-gcm, PFS modp2048 (the defaults).
-    pub fn new(
-        listen: Ipv4Addr,
-        peer: &'static str,
-        peer_addr: Ipv4Addr,
-        policy: PolicySpec,
-    ) -> Self {
-        Conf {
-            listen,
-            peer: (peer, format!("{peer_addr}/32")),
-            auth: format!("secret = \"{PSK}\""),
-            peer_extra: String::new(),
-            proposal: "enc-algorithms = [\"aes-128-gcm\"]".into(),
-            policy,
-        }
-    }
-
-    /// The TOML text.
+    /// The `[[policy]]` table (proposal `p`).
     pub fn toml(&self) -> String {
-        let p = &self.policy;
-        let mode = match p.sa {
+        let mode = match self.sa {
             Some((me, peer)) => {
                 format!("tunnel = true\nsa-src-address = \"{me}\"\nsa-dst-address = \"{peer}\"")
             }
             None => "tunnel = false".into(),
         };
+        format!(
+            "[[policy]]\nsrc-address = \"{}\"\ndst-address = \"{}\"\n{mode}\nproposal = \"p\"\n",
+            self.src, self.dst
+        )
+    }
+}
+
+/// An iked configuration with one peer, one proposal and (usually) one policy.
+pub struct Conf {
+    /// Our IKE address (`[daemon] listen`).
+    pub listen: IpAddr,
+    /// The peer's name and address (prefix).
+    pub peer: (&'static str, String),
+    /// Authentication lines of the `[[peer]]` (default: the PSK).
+    pub auth: String,
+    /// Further `[[peer]]` lines (algorithms, nat-traversal, auto-start, ...).
+    pub peer_extra: String,
+    /// The `[[proposal]]` lines after its name.
+    pub proposal: String,
+    /// The policies, in file order (`[[policy]]` 1, 2, ...).
+    pub policies: Vec<PolicySpec>,
+    /// Further tables at the end of the file (other `[[peer]]`s and their `[[policy]]`s).
+    pub extra: String,
+}
+
+impl Conf {
+    /// PSK, default phase 1 algorithms, ESP aes-128-gcm, PFS modp2048 (the defaults).
+    pub fn new(
+        listen: impl Into<IpAddr>,
+        peer: &'static str,
+        peer_addr: impl Into<IpAddr>,
+        policy: PolicySpec,
+    ) -> Self {
+        Conf {
+            listen: listen.into(),
+            peer: (peer, host_prefix(peer_addr.into())),
+            auth: format!("secret = \"{PSK}\""),
+            peer_extra: String::new(),
+            proposal: "enc-algorithms = [\"aes-128-gcm\"]".into(),
+            policies: vec![policy],
+            extra: String::new(),
+        }
+    }
+
+    /// The TOML text.
+    pub fn toml(&self) -> String {
+        let policies: Vec<String> = self.policies.iter().map(PolicySpec::toml).collect();
         format!(
             r#"[daemon]
 listen = ["{listen}"]
@@ -112,20 +139,16 @@ local-address = "{listen}"
 name = "p"
 {proposal}
 
-[[policy]]
-src-address = "{src}"
-dst-address = "{dst}"
-{mode}
-proposal = "p"
-"#,
+{policies}
+{extra}"#,
             listen = self.listen,
             name = self.peer.0,
             addr = self.peer.1,
             auth = self.auth,
             peer_extra = self.peer_extra,
             proposal = self.proposal,
-            src = p.src,
-            dst = p.dst,
+            policies = policies.join("\n"),
+            extra = self.extra,
         )
     }
 }
@@ -250,4 +273,144 @@ impl Drop for LogsOnPanic {
             }
         }
     }
+}
+
+/// The icmp_seq numbers ping reported an answer for.
+pub fn answered(ping_output: &str) -> BTreeSet<u32> {
+    ping_output
+        .lines()
+        .filter(|l| l.contains("bytes from"))
+        .filter_map(|l| {
+            let rest = l.split("icmp_seq=").nth(1)?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .collect()
+}
+
+/// How many echo requests ping sent, from its summary line.
+pub fn transmitted(ping_output: &str) -> Option<u32> {
+    let line = ping_output
+        .lines()
+        .find(|l| l.contains("packets transmitted"))?;
+    line.split_whitespace().next()?.parse().ok()
+}
+
+/// Checks the output of a continuous ping stopped with SIGINT: every echo request was
+/// answered (but the one in flight when SIGINT came), and at least `min_sent` were sent.
+pub fn assert_no_ping_lost(out: &str, min_sent: u32, what: &str) {
+    let got = answered(out);
+    let sent = transmitted(out).unwrap_or_else(|| panic!("{what}: no ping summary:\n{out}"));
+    let last = *got
+        .last()
+        .unwrap_or_else(|| panic!("{what}: no answer:\n{out}"));
+    let missing: Vec<u32> = (1..=last).filter(|n| !got.contains(n)).collect();
+    eprintln!(
+        "{what}: {sent} sent, {} answered; summary: {}",
+        got.len(),
+        out.lines().rev().take(2).collect::<Vec<_>>().join(" / ")
+    );
+    assert!(
+        missing.is_empty(),
+        "{what}: lost icmp_seq {missing:?}:\n{out}"
+    );
+    assert!(
+        sent <= last + 1,
+        "{what}: {sent} sent, last answered {last}:\n{out}"
+    );
+    assert!(
+        sent >= min_sent,
+        "{what}: the ping ran only {sent} times:\n{out}"
+    );
+}
+
+/// Writes `text` as the configuration of the daemon `name` (the file [`start_iked`] wrote),
+/// sends SIGHUP and waits (bounded) until the daemon logs the reload's outcome; returns that
+/// log line ("configuration reloaded: policies ...").
+pub fn reload(d: &Daemon, dir: &Path, name: &str, text: &str) -> String {
+    const DONE: &str = "configuration reloaded";
+    let count = |log: &str| log.lines().filter(|l| l.contains(DONE)).count();
+    let before = count(&d.log_text());
+    std::fs::write(config_path(dir, name), text).unwrap();
+    d.signal(libc::SIGHUP);
+    wait_for(
+        &format!("{name} to log the reload"),
+        Duration::from_secs(15),
+        || {
+            let log = d.log_text();
+            if log.contains("reload failed") {
+                panic!("{name}: reload failed:\n{log}");
+            }
+            (count(&log) > before)
+                .then(|| log.lines().rfind(|l| l.contains(DONE)).unwrap().to_string())
+        },
+    )
+}
+
+/// Turns IPv6 back on in `ns` (the lab turns it off), with no duplicate address detection so
+/// that addresses are usable at once.
+pub fn enable_ipv6(ns: &Netns) {
+    for key in ["all", "default", "lo", "eth0"] {
+        ns.run(&[
+            "sysctl",
+            "-qw",
+            &format!("net.ipv6.conf.{key}.accept_dad=0"),
+            &format!("net.ipv6.conf.{key}.disable_ipv6=0"),
+        ])
+        .unwrap();
+    }
+}
+
+/// `ip -6 addr add ADDR/LEN dev IF nodad` in `ns`.
+pub fn add_addr6(ns: &Netns, ifname: &str, addr: Ipv6Addr, prefix_len: u8) {
+    assert!(
+        addr.segments()[..2] == [0x2001, 0xdb8],
+        "{addr} is not a documentation address (2001:db8::/32)"
+    );
+    ns.ip(&[
+        "-6",
+        "addr",
+        "add",
+        &format!("{addr}/{prefix_len}"),
+        "dev",
+        ifname,
+        "nodad",
+    ])
+    .unwrap();
+}
+
+/// `ip -6 route add DST via GW src SRC` in `ns`.
+pub fn route6(ns: &Netns, dst: &str, gw: Ipv6Addr, src: Ipv6Addr) {
+    ns.ip(&[
+        "-6",
+        "route",
+        "add",
+        dst,
+        "via",
+        &gw.to_string(),
+        "src",
+        &src.to_string(),
+    ])
+    .unwrap();
+}
+
+/// One IPv6 ping from `src` to `dst` in `ns` (1 s to answer).
+pub fn ping6(ns: &Netns, src: Ipv6Addr, dst: Ipv6Addr) -> bool {
+    let (src, dst) = (src.to_string(), dst.to_string());
+    ns.exec_timeout(
+        &["ping", "-6", "-n", "-c", "1", "-W", "1", "-I", &src, &dst],
+        Duration::from_secs(5),
+    )
+    .expect("ping runs")
+    .success()
+}
+
+/// [`ping_until`] for IPv6.
+pub fn ping6_until(ns: &Netns, src: Ipv6Addr, dst: Ipv6Addr, timeout: Duration) -> Duration {
+    let t0 = Instant::now();
+    wait_for(
+        &format!("a ping {src} -> {dst} in {}", ns.name()),
+        timeout,
+        || ping6(ns, src, dst).then_some(()),
+    );
+    t0.elapsed()
 }
