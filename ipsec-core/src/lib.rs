@@ -11,6 +11,8 @@
 //!   validated once into an immutable [`config::Snapshot`].
 //! - [`proposal`]: SA proposals from the configuration, choices by our preference, lifetimes
 //!   and `proposal-check`.
+//! - [`esp`]: ESP (RFC 4303) encapsulation and decapsulation with anti-replay and
+//!   lifetimes, for a userspace dataplane and embedders.
 //! - [`engine`]: the sans-IO IKEv1 engine that owns every SA; the only public driver. Its
 //!   protocol state machines live in the crate-private `phase1` (main and aggressive mode)
 //!   and `phase2` (quick mode) modules.
@@ -22,6 +24,7 @@
 pub mod config;
 pub mod crypto;
 pub mod engine;
+pub mod esp;
 mod phase1;
 mod phase2;
 pub mod pki;

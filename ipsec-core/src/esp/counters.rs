@@ -1,0 +1,96 @@
+//! [`Counters`]: what one SA processed and refused.
+
+use super::EspError;
+
+/// Per-SA counters, readable at any time with `counters()`.
+///
+/// `packets` and `bytes` count what was delivered: packets encapsulated, or decapsulated and
+/// authenticated (dummy packets included). `bytes` counts the protected payload (the whole
+/// inner packet in tunnel mode, the upper-layer payload in transport mode), which is also
+/// what the byte lifetimes count, as Linux XFRM does. Every other field counts one kind of
+/// [`EspError`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Counters {
+    /// Packets delivered.
+    pub packets: u64,
+    /// Payload bytes delivered.
+    pub bytes: u64,
+    /// Dummy packets received and dropped (Next Header 59, RFC 4303 §2.6), or sent.
+    pub dummy: u64,
+    /// [`EspError::Truncated`].
+    pub truncated: u64,
+    /// [`EspError::BadLength`].
+    pub bad_length: u64,
+    /// [`EspError::WrongSpi`].
+    pub wrong_spi: u64,
+    /// [`EspError::Replay`].
+    pub replay: u64,
+    /// [`EspError::OutsideWindow`].
+    pub outside_window: u64,
+    /// [`EspError::Authentication`].
+    pub authentication: u64,
+    /// [`EspError::Padding`].
+    pub padding: u64,
+    /// [`EspError::BadNextHeader`].
+    pub bad_next_header: u64,
+    /// [`EspError::BadInnerPacket`].
+    pub bad_inner_packet: u64,
+    /// [`EspError::InvalidPacket`], [`EspError::UnsupportedExtensionHeader`] and
+    /// [`EspError::Fragment`]: packets handed to `encapsulate` that it cannot protect.
+    pub invalid_packet: u64,
+    /// [`EspError::SequenceExhausted`].
+    pub sequence_exhausted: u64,
+    /// [`EspError::Expired`].
+    pub expired: u64,
+}
+
+impl Counters {
+    /// Counts one rejection.
+    pub(super) fn record(&mut self, error: &EspError) {
+        let counter = match error {
+            EspError::Truncated { .. } => &mut self.truncated,
+            EspError::BadLength { .. } => &mut self.bad_length,
+            EspError::WrongSpi { .. } => &mut self.wrong_spi,
+            EspError::Replay { .. } => &mut self.replay,
+            EspError::OutsideWindow { .. } => &mut self.outside_window,
+            EspError::Authentication => &mut self.authentication,
+            EspError::Padding => &mut self.padding,
+            EspError::BadNextHeader(_) => &mut self.bad_next_header,
+            EspError::BadInnerPacket => &mut self.bad_inner_packet,
+            EspError::InvalidPacket
+            | EspError::UnsupportedExtensionHeader(_)
+            | EspError::Fragment => &mut self.invalid_packet,
+            EspError::SequenceExhausted => &mut self.sequence_exhausted,
+            EspError::Expired => &mut self.expired,
+            // Not a packet: construction only.
+            EspError::InvalidConfig(_) => return,
+        };
+        *counter = counter.saturating_add(1);
+    }
+
+    /// Counts one delivered packet of `bytes` payload bytes.
+    pub(super) fn delivered(&mut self, bytes: usize) {
+        self.packets = self.packets.saturating_add(1);
+        self.bytes = self.bytes.saturating_add(bytes as u64);
+    }
+
+    /// All rejections together.
+    pub fn errors(&self) -> u64 {
+        [
+            self.truncated,
+            self.bad_length,
+            self.wrong_spi,
+            self.replay,
+            self.outside_window,
+            self.authentication,
+            self.padding,
+            self.bad_next_header,
+            self.bad_inner_packet,
+            self.invalid_packet,
+            self.sequence_exhausted,
+            self.expired,
+        ]
+        .iter()
+        .fold(0u64, |a, b| a.saturating_add(*b))
+    }
+}
