@@ -7,8 +7,13 @@
 //! events (SAs to install or delete).
 //!
 //! Start: configuration (errors: exit 1), logging, XFRM connection, removal of a crashed
-//! run's leftovers, sockets (500/4500 on every `listen` address, IKE bypass, ESP-in-UDP on
-//! 4500), control socket, the configuration's policies, the monitor, `READY=1`.
+//! run's leftovers, the dataplane (`[daemon] dataplane`: the kernel's XFRM, the userspace one
+//! over a TUN ([`crate::userspace`]), or `auto`: the kernel's if it can hold an ESP SA, said
+//! in the log), sockets (500/4500 on every `listen` address, IKE bypass; with the kernel
+//! ESP-in-UDP on 4500, with the userspace dataplane `SO_MARK` and its worker reading 4500),
+//! control socket, the configuration's policies, the monitor, `READY=1`. Everything that
+//! touches SAs and policies goes through [`Dataplane`], so the control requests work the
+//! same with either.
 //! SIGHUP: reload (a failed reload keeps the running configuration). SIGTERM/SIGINT: tell the
 //! peers (when the engine runs), remove everything installed, exit 0.
 
@@ -18,7 +23,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ipsec_core::config::{Dataplane, Snapshot};
+use ipsec_core::config::{Dataplane as ConfigDataplane, Snapshot};
 use ipsec_core::engine::Credentials;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -31,10 +36,11 @@ use crate::control::{
     Counter, EngineState, ErrorKind, Reply, Request, Response, StatsReply, StatusReply,
 };
 use crate::driver::{DriverError, DriverEvent, IkeDriver, new_driver};
-use crate::kernel::{Kernel, xfrm_stats};
+use crate::kernel::Kernel;
 use crate::logging::{self, LogHandle};
 use crate::notify::notify;
 use crate::udp::{IkeSocket, MAX_DATAGRAM};
+use crate::userspace::{self, Dataplane, DpEvent, Userspace};
 
 /// A received datagram.
 #[derive(Debug)]
@@ -50,7 +56,7 @@ enum Fatal {
     #[error("{0}")]
     Start(String),
     #[error("removing what iked installed: {0}")]
-    Flush(xfrm::Error),
+    Flush(userspace::DataplaneError),
 }
 
 /// Runs the daemon until SIGTERM/SIGINT. Exit status 1 if it cannot start (configuration
@@ -79,14 +85,6 @@ pub fn run(args: RunArgs) -> ExitCode {
     let log = logging::init(level);
     for w in snapshot.warnings() {
         warn!("{w}");
-    }
-    if snapshot.daemon().dataplane == Dataplane::Userspace {
-        error!(
-            "{}: [daemon] dataplane = \"userspace\": the userspace dataplane is not \
-             implemented yet; use \"kernel\" or \"auto\"",
-            args.config.display()
-        );
-        return ExitCode::FAILURE;
     }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -134,6 +132,7 @@ impl Signals {
 struct Channels {
     datagrams: mpsc::Receiver<Incoming>,
     kernel_events: mpsc::Receiver<xfrm::Event>,
+    dataplane_events: mpsc::UnboundedReceiver<DpEvent>,
     commands: mpsc::Receiver<Command>,
     control: ControlSocket,
 }
@@ -142,7 +141,7 @@ struct Daemon {
     args: RunArgs,
     config: Arc<Snapshot>,
     log: LogHandle,
-    kernel: Kernel,
+    dataplane: Dataplane,
     driver: Box<dyn IkeDriver>,
     sockets: Vec<Arc<IkeSocket>>,
     started: Instant,
@@ -156,7 +155,7 @@ impl Daemon {
         log: LogHandle,
     ) -> Result<(Daemon, Channels), Fatal> {
         let config = Arc::new(snapshot);
-        let mut kernel =
+        let kernel =
             Kernel::new().map_err(|e| Fatal::Start(format!("XFRM netlink connection: {e}")))?;
         match kernel.xfrm().cleanup_leftovers().await {
             Ok(r) if r.sas + r.policies > 0 => info!(
@@ -171,13 +170,16 @@ impl Daemon {
             }
         }
 
-        // Sockets: IKE and NAT-T on every listen address.
         let d = config.daemon();
+        let use_kernel = choose_dataplane(d.dataplane, &kernel).await;
+
+        // Sockets: IKE and NAT-T on every listen address. With the userspace dataplane its
+        // inbound worker reads the NAT-T sockets (ESP-in-UDP) and hands IKE back here.
         let (tx, datagrams) = mpsc::channel(1024);
         let mut sockets = Vec::new();
         for &ip in &d.listen {
             for (port, nat_t) in [(d.port, false), (d.nat_t_port, true)] {
-                let s = IkeSocket::bind(SocketAddr::new(ip, port), nat_t)
+                let s = IkeSocket::bind(SocketAddr::new(ip, port), nat_t, !use_kernel)
                     .map_err(|e| Fatal::Start(format!("IKE socket {e}")))?;
                 let s = Arc::new(s);
                 info!(
@@ -185,10 +187,36 @@ impl Daemon {
                     s.bound(),
                     if nat_t { " (NAT-T, ESP-in-UDP)" } else { "" }
                 );
-                tokio::spawn(read_socket(Arc::clone(&s), tx.clone()));
+                if use_kernel || !nat_t {
+                    tokio::spawn(read_socket(Arc::clone(&s), tx.clone()));
+                }
                 sockets.push(s);
             }
         }
+        let (dtx, dataplane_events) = mpsc::unbounded_channel();
+        let mut dataplane = if use_kernel {
+            Dataplane::Kernel(Box::new(kernel))
+        } else {
+            let ike_tx = tx.clone();
+            let sink: userspace::inbound::IkeSink = Box::new(move |local, remote, data| {
+                ike_tx
+                    .try_send(Incoming {
+                        local,
+                        remote,
+                        data: data.to_vec(),
+                    })
+                    .is_ok()
+            });
+            let u = Userspace::start(kernel, &sockets, d.nat_t_port, sink, dtx)
+                .await
+                .map_err(|e| Fatal::Start(format!("userspace dataplane: {e}")))?;
+            info!(
+                "userspace dataplane: TUN {}, ESP over raw IP and UDP {}",
+                userspace::net::TUN_NAME,
+                d.nat_t_port
+            );
+            Dataplane::Userspace(Box::new(u))
+        };
         drop(tx);
 
         // Control socket.
@@ -203,26 +231,28 @@ impl Daemon {
 
         // The configuration's policies. One that cannot be installed could let traffic out
         // in clear: refuse to start.
-        let (changes, problems) = kernel.apply_policies(&config).await;
+        let (changes, problems) = dataplane.apply_policies(&config).await;
         if !problems.is_empty() {
             for p in &problems {
                 error!("{}: {p}", config.file());
             }
-            let _ = kernel.flush_all().await;
+            let _ = dataplane.flush_all().await;
             return Err(Fatal::Start(format!(
                 "refusing to start: {} policies could not be installed",
                 problems.len()
             )));
         }
-        info!("installed {} kernel policies", changes.added);
+        info!("installed {} {} policies", changes.added, dataplane.name());
 
-        // ACQUIRE and EXPIRE.
+        // ACQUIRE and EXPIRE (the userspace dataplane sends its own on `dataplane_events`).
         let (etx, kernel_events) = mpsc::channel(1024);
-        match xfrm::Monitor::new(&[xfrm::Group::Acquire, xfrm::Group::Expire]) {
-            Ok(m) => {
-                tokio::spawn(read_monitor(m, etx));
+        if use_kernel {
+            match xfrm::Monitor::new(&[xfrm::Group::Acquire, xfrm::Group::Expire]) {
+                Ok(m) => {
+                    tokio::spawn(read_monitor(m, etx));
+                }
+                Err(e) => warn!("no XFRM events (on-demand tunnels and byte lifetimes off): {e}"),
             }
-            Err(e) => warn!("no XFRM events (on-demand tunnels and byte lifetimes off): {e}"),
         }
 
         let driver = new_driver(Arc::clone(&config), credentials);
@@ -240,7 +270,7 @@ impl Daemon {
                 args,
                 config,
                 log,
-                kernel,
+                dataplane,
                 driver,
                 sockets,
                 started: Instant::now(),
@@ -248,6 +278,7 @@ impl Daemon {
             Channels {
                 datagrams,
                 kernel_events,
+                dataplane_events,
                 commands,
                 control,
             },
@@ -271,6 +302,7 @@ impl Daemon {
                 }
                 () = timer => self.driver.handle_timeout(Instant::now()),
                 Some(ev) = ch.kernel_events.recv() => self.kernel_event(ev).await,
+                Some(ev) = ch.dataplane_events.recv() => self.dataplane_event(ev),
                 Some(cmd) = ch.commands.recv() => {
                     let response = self.request(cmd.request).await;
                     let _ = cmd.reply.send(response);
@@ -287,11 +319,8 @@ impl Daemon {
             self.drain().await;
         }
         drop(ch.control);
-        let report = self.kernel.flush_all().await.map_err(Fatal::Flush)?;
-        info!(
-            "removed {} SAs and {} policies; bye",
-            report.sas, report.policies
-        );
+        let report = self.dataplane.flush_all().await.map_err(Fatal::Flush)?;
+        info!("removed {report}; bye");
         Ok(())
     }
 
@@ -329,7 +358,7 @@ impl Daemon {
             while let Some(e) = self.driver.poll_event() {
                 progress = true;
                 match e {
-                    DriverEvent::InstallSa(sa) => match self.kernel.install_sa(&sa).await {
+                    DriverEvent::InstallSa(sa) => match self.dataplane.install_sa(&sa).await {
                         Ok(()) => info!(
                             "installed {} SA {:#010x} {} -> {} (peer {})",
                             if sa.inbound { "inbound" } else { "outbound" },
@@ -349,7 +378,7 @@ impl Daemon {
                             self.driver.sa_expired(Instant::now(), sa.spi, true);
                         }
                     },
-                    DriverEvent::DeleteSa(d) => match self.kernel.delete_sa(&d).await {
+                    DriverEvent::DeleteSa(d) => match self.dataplane.delete_sa(&d).await {
                         Ok(false) => debug!(
                             "SA {:#010x} {} -> {} was not installed ({})",
                             d.spi, d.src, d.dst, d.reason
@@ -391,10 +420,33 @@ impl Daemon {
         }
     }
 
-    async fn kernel_event(&mut self, ev: xfrm::Event) {
+    /// ACQUIRE and byte-lifetime EXPIRE from the userspace dataplane.
+    fn dataplane_event(&mut self, ev: DpEvent) {
         let now = Instant::now();
         match ev {
-            xfrm::Event::Acquire(a) => match self.kernel.config_policy_of(a.policy.index) {
+            DpEvent::Acquire(p) => {
+                debug!("userspace ACQUIRE for policy #{}", p + 1);
+                if let Err(e) = self.driver.acquire(now, p) {
+                    warn!("ACQUIRE for policy #{}: {e}", p + 1);
+                }
+            }
+            DpEvent::Expired { spi, hard } => {
+                debug!(
+                    "{} byte lifetime of SA {spi:#010x} reached",
+                    if hard { "hard" } else { "soft" }
+                );
+                self.driver.sa_expired(now, spi, hard);
+            }
+        }
+    }
+
+    async fn kernel_event(&mut self, ev: xfrm::Event) {
+        let now = Instant::now();
+        let Dataplane::Kernel(kernel) = &mut self.dataplane else {
+            return;
+        };
+        match ev {
+            xfrm::Event::Acquire(a) => match kernel.config_policy_of(a.policy.index) {
                 Some(p) => {
                     debug!("ACQUIRE {} -> {} for policy #{}", a.src, a.dst, p + 1);
                     if let Err(e) = self.driver.acquire(now, p) {
@@ -409,7 +461,7 @@ impl Daemon {
                 None => debug!("ACQUIRE {} -> {} for a policy not ours", a.src, a.dst),
             },
             xfrm::Event::Expire(x) => {
-                if !self.kernel.xfrm().owns_sa(&x.sa) {
+                if !kernel.xfrm().owns_sa(&x.sa) {
                     return;
                 }
                 debug!(
@@ -421,7 +473,7 @@ impl Daemon {
                 );
                 self.driver.sa_expired(now, x.sa.id.spi, x.hard);
                 if x.hard {
-                    self.kernel.forget_sa(x.sa.id.dst, x.sa.id.spi).await;
+                    kernel.forget_sa(x.sa.id.dst, x.sa.id.spi).await;
                 }
             }
             xfrm::Event::Lost => warn!("XFRM events were lost (socket overflow)"),
@@ -458,7 +510,7 @@ impl Daemon {
         if self.args.log_level.is_none() {
             self.log.set(logging::from_config(cur.log_level));
         }
-        let (c, problems) = self.kernel.apply_policies(&new).await;
+        let (c, problems) = self.dataplane.apply_policies(&new).await;
         for p in &problems {
             error!("{}: {p}", new.file());
         }
@@ -477,7 +529,8 @@ impl Daemon {
             DriverError::NotWired => Response::error(ErrorKind::NotWired, e.to_string()),
             DriverError::Refused(m) => Response::error(ErrorKind::Refused, m),
         };
-        let kernel_err = |e: xfrm::Error| Response::error(ErrorKind::Kernel, e.to_string());
+        let kernel_err =
+            |e: userspace::DataplaneError| Response::error(ErrorKind::Kernel, e.to_string());
         match req {
             Request::Status => {
                 let peers = self.driver.peers(now).unwrap_or_default();
@@ -491,26 +544,23 @@ impl Daemon {
                     peers,
                 }))
             }
-            Request::Sas => match self.kernel.list_sas(&*self.driver).await {
+            Request::Sas => match self.dataplane.list_sas(&*self.driver).await {
                 Ok(rows) => Response::Ok(Reply::Sas(rows)),
                 Err(e) => kernel_err(e),
             },
-            Request::Policies => match self.kernel.list_policies().await {
+            Request::Policies => match self.dataplane.list_policies().await {
                 Ok(rows) => Response::Ok(Reply::Policies(rows)),
                 Err(e) => kernel_err(e),
             },
             Request::Stats => {
-                let kernel = match xfrm_stats() {
+                // The dataplane's counters: the kernel's xfrm_stat, or the userspace
+                // dataplane's under the same names where they mean the same.
+                let kernel = match self.dataplane.stats() {
                     Ok(v) => v
                         .into_iter()
                         .map(|(name, value)| Counter { name, value })
                         .collect(),
-                    Err(e) => {
-                        return Response::error(
-                            ErrorKind::Kernel,
-                            format!("/proc/self/net/xfrm_stat: {e}"),
-                        );
-                    }
+                    Err(e) => return kernel_err(e),
                 };
                 Response::Ok(Reply::Stats(StatsReply {
                     kernel,
@@ -547,7 +597,7 @@ impl Daemon {
                     Err(e) => return engine_err(e),
                 };
                 // What the engine did not account for (or all, without an engine).
-                match self.kernel.flush_sas(None).await {
+                match self.dataplane.flush_sas(None).await {
                     Ok(rest) => Response::done(
                         match peers {
                             Some(n) => format!(
@@ -570,7 +620,7 @@ impl Daemon {
                     FlushWhat::Esp => Some(xfrm::IpsecProto::Esp),
                     FlushWhat::All => None,
                 };
-                match self.kernel.flush_sas(proto).await {
+                match self.dataplane.flush_sas(proto).await {
                     Ok(gone) => {
                         for &(_, spi) in &gone {
                             self.driver.sa_expired(now, spi, true);
@@ -582,6 +632,34 @@ impl Daemon {
                 }
             }
         }
+    }
+}
+
+/// `[daemon] dataplane`: whether to use the kernel's XFRM (else the userspace dataplane).
+/// `auto` probes whether the kernel can hold an ESP SA and says what it chose.
+async fn choose_dataplane(wanted: ConfigDataplane, kernel: &Kernel) -> bool {
+    match wanted {
+        ConfigDataplane::Kernel => {
+            info!("dataplane: kernel XFRM (configured)");
+            true
+        }
+        ConfigDataplane::Userspace => {
+            info!("dataplane: userspace ESP over a TUN device (configured)");
+            false
+        }
+        ConfigDataplane::Auto => match userspace::probe_kernel_esp(kernel).await {
+            Ok(()) => {
+                info!("dataplane: kernel XFRM (dataplane = \"auto\": this kernel has ESP)");
+                true
+            }
+            Err(e) => {
+                info!(
+                    "dataplane: userspace ESP over a TUN device (dataplane = \"auto\": this \
+                     kernel cannot hold an ESP SA: {e})"
+                );
+                false
+            }
+        },
     }
 }
 

@@ -34,7 +34,7 @@ const HARD_BACKSTOP: Duration = Duration::from_secs(10);
 /// Kernel priority of a configured policy: larger `priority` first, file order among equals
 /// (the kernel picks the lowest value, and among equal values the first installed, which a
 /// reload would not preserve).
-fn kernel_priority(priority: i32, order: usize) -> u32 {
+pub(crate) fn kernel_priority(priority: i32, order: usize) -> u32 {
     const BASE: i64 = 1 << 30;
     let p = i64::from(priority).clamp(-(1 << 19), 1 << 19);
     let order = i64::try_from(order).unwrap_or(1023).min(1023);

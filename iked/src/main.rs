@@ -18,6 +18,7 @@ mod logging;
 mod notify;
 mod table;
 mod udp;
+mod userspace;
 
 use std::process::ExitCode;
 use std::time::Duration;

@@ -5,7 +5,9 @@
 //! which of our addresses the peer reached, and the engine needs it (NAT-D hashes, the
 //! address it answers from). Sending from a wildcard socket sets the source address the same
 //! way. IPv6 sockets are `IPV6_V6ONLY`, so that `0.0.0.0` and `::` can both be bound.
-//! Every socket gets the IKE bypass policy; NAT-T sockets also `UDP_ENCAP_ESPINUDP`.
+//! Every socket gets the IKE bypass policy; NAT-T sockets also `UDP_ENCAP_ESPINUDP` with the
+//! kernel dataplane. With the userspace one, sockets carry `SO_MARK` instead and the NAT-T
+//! ones are read by its inbound worker (ESP-in-UDP there, IKE handed back to the daemon).
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -52,9 +54,11 @@ pub struct IkeSocket {
 }
 
 impl IkeSocket {
-    /// Binds `addr` with the IKE bypass policy; `nat_t` also sets `UDP_ENCAP_ESPINUDP`.
-    /// Must be called inside a tokio runtime.
-    pub fn bind(addr: SocketAddr, nat_t: bool) -> Result<Self, SocketError> {
+    /// Binds `addr` with the IKE bypass policy; `nat_t` also sets `UDP_ENCAP_ESPINUDP`, unless
+    /// `userspace` (the userspace dataplane reads ESP-in-UDP itself, and the kernel would
+    /// swallow it); `userspace` also marks the socket so that its packets bypass the routes
+    /// into the TUN (see `userspace::net`). Must be called inside a tokio runtime.
+    pub fn bind(addr: SocketAddr, nat_t: bool, userspace: bool) -> Result<Self, SocketError> {
         let io = |op| {
             move |e: nix::Error| SocketError::Io {
                 addr,
@@ -88,7 +92,13 @@ impl IkeSocket {
             }
         }
         xfrm::socket::bypass(&fd).map_err(|source| SocketError::Xfrm { addr, source })?;
-        if nat_t {
+        if userspace {
+            crate::userspace::net::mark(&fd).map_err(|source| SocketError::Io {
+                addr,
+                op: "SO_MARK",
+                source,
+            })?;
+        } else if nat_t {
             xfrm::socket::set_udp_encap(&fd)
                 .map_err(|source| SocketError::Xfrm { addr, source })?;
         }
@@ -109,6 +119,12 @@ impl IkeSocket {
     /// The address and port bound.
     pub fn bound(&self) -> SocketAddr {
         self.bound
+    }
+
+    /// The descriptor, for the userspace dataplane's workers (which read and send ESP-in-UDP
+    /// on the NAT-T socket from their own threads, without tokio).
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.socket.as_fd()
     }
 
     /// Whether this socket is bound to the wildcard address.
@@ -146,7 +162,9 @@ impl IkeSocket {
     }
 }
 
-fn recv_pktinfo(
+/// One `recvmsg` with the destination address from `IP_PKTINFO`/`IPV6_PKTINFO` (also used by
+/// the userspace dataplane on its raw and NAT-T sockets).
+pub(crate) fn recv_pktinfo(
     fd: std::os::fd::BorrowedFd<'_>,
     buf: &mut [u8],
     fallback: IpAddr,
@@ -190,7 +208,8 @@ fn recv_pktinfo(
     Ok((msg.bytes, remote, SocketAddr::new(local, port)))
 }
 
-fn send_pktinfo(
+/// One `sendmsg`, from `src` when given (also used by the userspace dataplane).
+pub(crate) fn send_pktinfo(
     fd: std::os::fd::BorrowedFd<'_>,
     payload: &[u8],
     remote: SocketAddr,
@@ -253,8 +272,8 @@ mod tests {
             eprintln!("skipped: needs root (IKE bypass policy)");
             return;
         }
-        let a = IkeSocket::bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
-        let b = IkeSocket::bind("0.0.0.0:0".parse().unwrap(), false).unwrap();
+        let a = IkeSocket::bind("127.0.0.1:0".parse().unwrap(), false, false).unwrap();
+        let b = IkeSocket::bind("0.0.0.0:0".parse().unwrap(), false, false).unwrap();
         let to = SocketAddr::new("127.0.0.1".parse().unwrap(), b.bound().port());
         a.send(b"hello", to, None).await.unwrap();
         let mut buf = [0u8; 64];

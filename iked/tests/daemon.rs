@@ -18,6 +18,9 @@ fn config(dir: &Path, name: &str, net: u8, dst: &str) -> std::path::PathBuf {
         r#"# iked test configuration
 [daemon]
 listen = ["0.0.0.0", "::"]
+# These tests look at the kernel's XFRM policies; `auto` would pick the userspace dataplane
+# on a host without kernel ESP (tests/userspace.rs covers that one).
+dataplane = "kernel"
 
 [[peer]]
 name = "b"
@@ -45,6 +48,7 @@ fn responder_config(dir: &Path, net: u8) -> std::path::PathBuf {
         format!(
             r#"[daemon]
 listen = ["198.18.{net}.2"]
+dataplane = "kernel"
 
 [[peer]]
 name = "a"

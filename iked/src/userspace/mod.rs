@@ -1,0 +1,444 @@
+//! The userspace ESP dataplane: for hosts without kernel ESP (containers, minimal kernels),
+//! and for tests of real traffic on such hosts.
+//!
+//! ```text
+//!   TUN iked0 ──read──▶ outbound worker: SPD → SA → ESP ──▶ raw IP/50 or UDP 4500 (SO_MARK)
+//!   TUN iked0 ◀─write── inbound worker: SA by SPI → ESP⁻¹ → policy check ◀── raw IP/50, UDP 4500
+//! ```
+//! - [`Userspace`] is the control side, on the daemon's loop: it turns the configuration
+//!   into an [`spd::Spd`] and routes ([`net`]), and the engine's SAs into worker commands.
+//! - Two threads ([`outbound`], [`inbound`]) each own their SAs exclusively; changes reach
+//!   them through channels they drain between batches; counters come back as relaxed
+//!   atomics ([`counters`]). No lock is taken per packet.
+//! - ESP itself is `ipsec_core::esp`'s job, behind [`esp_glue`]; `iked sas`/`policies`
+//!   rows come from `listing`, `iked stats` from [`counters::Totals`].
+//! - Events for the engine ([`DpEvent`]): an `encrypt` policy without an SA (the ACQUIRE of
+//!   the kernel path, at most once a second per policy) and byte lifetimes reached.
+//!
+//! Limits (refused with a clear error where they matter): ESP only (AH policies are refused
+//! like policies the kernel refuses); transport mode through a NAT is refused at SA
+//! installation (the RFC 3948 §3.1.2 checksum fix-ups are not implemented); IPv6 transport
+//! mode only without extension headers; plaintext that arrives for an `encrypt` policy's
+//! selector is not dropped (the kernel path's `in` policy does that); IPv6 outer addresses
+//! are wired (raw IPv6 socket, IPv6 rule and routes) but not yet covered by a test.
+
+pub mod counters;
+mod dataplane;
+pub mod esp_glue;
+pub mod inbound;
+mod listing;
+pub mod net;
+pub mod outbound;
+pub mod packet;
+pub mod spd;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ipsec_core::config::Snapshot;
+use tokio::sync::mpsc::UnboundedSender;
+use tun_rs::SyncDevice;
+use xfrm::{Owner, Prefix};
+
+pub use dataplane::{Dataplane, DataplaneError, probe_kernel_esp};
+
+use crate::driver::{SaDelete, SaInstall};
+use crate::kernel::{Kernel, PolicyChanges};
+use crate::udp::IkeSocket;
+use counters::{SaCounters, Totals};
+use inbound::{IkeSink, InCmd, InSa};
+use outbound::{OutCmd, OutSa};
+use spd::{Action, Entry, EntryId, Selector, Spd};
+
+/// How often (ms) an idle worker looks at its command channel.
+pub const WAKE: u16 = 20;
+
+/// What the dataplane tells the daemon (for the engine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DpEvent {
+    /// Traffic for `[[policy]]` number `n` (from 0) and no SA: negotiate one.
+    Acquire(usize),
+    /// An SA reached a byte limit: rekey (soft) or gone (hard).
+    Expired {
+        /// SPI.
+        spi: u32,
+        /// Hard limit.
+        hard: bool,
+    },
+}
+
+/// What the control side remembers of an SA, for listings.
+#[derive(Debug)]
+struct SaMeta {
+    sa: SaInstall,
+    entry: Option<EntryId>,
+    counters: Arc<SaCounters>,
+    added: u64,
+}
+
+/// The userspace dataplane (control side). See the module documentation.
+pub struct Userspace {
+    /// The XFRM connection: the engine's inbound SPIs are allocated there (larval SAs),
+    /// which shutdown removes.
+    kernel: Kernel,
+    owner: Owner,
+    routing: net::Routing,
+    _tun: Arc<SyncDevice>,
+    out_tx: Option<mpsc::Sender<OutCmd>>,
+    in_tx: Option<mpsc::Sender<InCmd>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    totals: Arc<Totals>,
+    spd: Arc<Spd>,
+    /// Policies made for SAs without a configured one: selector → (id, SAs using it).
+    generated: HashMap<Selector, (EntryId, Entry, usize)>,
+    next_generated: u32,
+    sas: BTreeMap<u32, SaMeta>,
+}
+
+impl std::fmt::Debug for Userspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Userspace")
+            .field("routing", &self.routing)
+            .field("sas", &self.sas.len())
+            .finish()
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Userspace {
+    /// Creates the TUN, cleans what an earlier run left (routes, rules), adds the routing
+    /// rule, opens the raw ESP sockets and starts the workers. `sockets` are the daemon's
+    /// (already marked, without UDP encapsulation); those on `nat_t_port` carry ESP-in-UDP.
+    pub async fn start(
+        kernel: Kernel,
+        sockets: &[Arc<IkeSocket>],
+        nat_t_port: u16,
+        ike: IkeSink,
+        events: UnboundedSender<DpEvent>,
+    ) -> Result<Self, String> {
+        let owner = *kernel.xfrm().owner();
+        let tun = net::open_tun().map_err(|e| format!("TUN device {}: {e}", net::TUN_NAME))?;
+        tun.set_nonblocking(true)
+            .map_err(|e| format!("TUN device: non-blocking: {e}"))?;
+        let tun = Arc::new(tun);
+        let (routing, removed) = net::Routing::new(&owner, net::TUN_NAME).await?;
+        if removed > 0 {
+            tracing::info!("removed {removed} routes and rules an earlier run left");
+        }
+        routing.add_rules().await?;
+        let raw4 = net::raw_esp_socket(false)
+            .map(Arc::new)
+            .map_err(|e| format!("raw ESP socket (IPv4): {e}"))?;
+        let raw6 = match net::raw_esp_socket(true) {
+            Ok(s) => Some(Arc::new(s)),
+            Err(e) => {
+                tracing::warn!("no raw ESP socket for IPv6 ({e}): IPv6 ESP off");
+                None
+            }
+        };
+        let udp: Vec<Arc<IkeSocket>> = sockets
+            .iter()
+            .filter(|s| s.bound().port() == nat_t_port)
+            .cloned()
+            .collect();
+        let totals = Arc::new(Totals::default());
+        let (out_tx, out_rx) = mpsc::channel();
+        let (in_tx, in_rx) = mpsc::channel();
+        let ow = outbound::Worker::new(
+            Arc::clone(&tun),
+            outbound::OutSockets {
+                raw4: Some(Arc::clone(&raw4)),
+                raw6: raw6.clone(),
+                udp: udp.clone(),
+            },
+            out_rx,
+            events.clone(),
+            Arc::clone(&totals),
+        );
+        let iw = inbound::Worker::new(
+            Arc::clone(&tun),
+            inbound::InSockets {
+                raw4: Some(raw4),
+                raw6,
+                udp,
+            },
+            in_rx,
+            events,
+            Arc::clone(&totals),
+            ike,
+        );
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map_err(|e| format!("starting the {name} thread: {e}"))
+        };
+        let threads = vec![
+            spawn("iked-esp-out", Box::new(move || ow.run()))?,
+            spawn("iked-esp-in", Box::new(move || iw.run()))?,
+        ];
+        Ok(Userspace {
+            kernel,
+            owner,
+            routing,
+            _tun: tun,
+            out_tx: Some(out_tx),
+            in_tx: Some(in_tx),
+            threads,
+            totals,
+            spd: Arc::new(Spd::default()),
+            generated: HashMap::new(),
+            next_generated: 1,
+            sas: BTreeMap::new(),
+        })
+    }
+
+    fn send_out(&self, c: OutCmd) {
+        if let Some(tx) = &self.out_tx {
+            let _ = tx.send(c);
+        }
+    }
+
+    fn send_in(&self, c: InCmd) {
+        if let Some(tx) = &self.in_tx {
+            let _ = tx.send(c);
+        }
+    }
+
+    /// Makes the SPD and routes those of `config` (plus generated policies).
+    pub async fn apply_policies(&mut self, config: &Snapshot) -> (PolicyChanges, Vec<String>) {
+        let generated: Vec<Entry> = self.generated.values().map(|(_, e, _)| e.clone()).collect();
+        let (spd, mut problems) = Spd::build(config, &generated);
+        let mut c = PolicyChanges::default();
+        for e in spd.entries() {
+            match self.spd.get(e.id) {
+                None => c.added += 1,
+                Some(old) if old == e => c.unchanged += 1,
+                Some(_) => c.replaced += 1,
+            }
+        }
+        c.removed = self
+            .spd
+            .entries()
+            .iter()
+            .filter(|e| spd.get(e.id).is_none())
+            .count();
+        problems.extend(self.install_spd(spd).await);
+        (c, problems)
+    }
+
+    async fn install_spd(&mut self, spd: Spd) -> Vec<String> {
+        let spd = Arc::new(spd);
+        self.spd = Arc::clone(&spd);
+        self.send_out(OutCmd::Spd(Arc::clone(&spd)));
+        let dsts: Vec<(Prefix, Prefix)> = spd
+            .entries()
+            .iter()
+            .filter(|e| matches!(e.action, Action::Encrypt { .. }))
+            .map(|e| (e.selector.src, e.selector.dst))
+            .collect();
+        self.routing.set_routes(&dsts).await
+    }
+
+    /// The policy an SA serves: its configured one, else one made from its selector.
+    async fn entry_for(&mut self, sa: &SaInstall) -> Result<Option<EntryId>, String> {
+        if let Some(i) = sa.policy
+            && self.spd.get(EntryId::Config(i)).is_some()
+        {
+            return Ok(Some(EntryId::Config(i)));
+        }
+        let Some(sel) = sa.selector.as_ref().map(Selector::of_sa) else {
+            return if sa.inbound {
+                Ok(None)
+            } else {
+                Err("an outbound SA without a policy or a prefix selector".into())
+            };
+        };
+        if let Some((id, _, n)) = self.generated.get_mut(&sel) {
+            *n += 1;
+            return Ok(Some(*id));
+        }
+        let id = EntryId::Generated(self.next_generated);
+        self.next_generated = self.next_generated.wrapping_add(1);
+        let entry = Entry {
+            id,
+            selector: sel,
+            action: Action::Encrypt { tunnel: sa.tunnel },
+            priority: crate::kernel::kernel_priority(0, 0),
+            level: "require",
+            sa_src: sa
+                .tunnel
+                .then_some(if sa.inbound { sa.dst } else { sa.src }),
+            sa_dst: sa
+                .tunnel
+                .then_some(if sa.inbound { sa.src } else { sa.dst }),
+        };
+        self.generated.insert(sel, (id, entry, 1));
+        self.rebuild_spd().await;
+        Ok(Some(id))
+    }
+
+    async fn rebuild_spd(&mut self) {
+        let mut entries: Vec<Entry> = self
+            .spd
+            .entries()
+            .iter()
+            .filter(|e| matches!(e.id, EntryId::Config(_)))
+            .cloned()
+            .collect();
+        entries.extend(self.generated.values().map(|(_, e, _)| e.clone()));
+        entries.sort_by_key(|e| e.priority);
+        for p in self.install_spd(Spd::from_entries(entries)).await {
+            tracing::warn!("{p}");
+        }
+    }
+
+    async fn release(&mut self, id: Option<EntryId>) {
+        let Some(id @ EntryId::Generated(_)) = id else {
+            return;
+        };
+        let Some(sel) = self
+            .generated
+            .iter()
+            .find(|(_, (g, _, _))| *g == id)
+            .map(|(s, _)| *s)
+        else {
+            return;
+        };
+        if let Some((_, _, n)) = self.generated.get_mut(&sel) {
+            *n -= 1;
+            if *n == 0 {
+                self.generated.remove(&sel);
+                self.rebuild_spd().await;
+            }
+        }
+    }
+
+    /// Hands one direction of an SA to its worker.
+    pub async fn install_sa(&mut self, sa: &SaInstall) -> Result<(), String> {
+        if !sa.tunnel && sa.encap.is_some() {
+            // The inner TCP/UDP checksums cover the addresses the NAT rewrote; fixing them
+            // (RFC 3948 §3.1.2) is not implemented: refuse rather than deliver bad packets.
+            return Err(
+                "transport mode through a NAT (ESP in UDP) is not supported by the \
+                        userspace dataplane; use tunnel mode"
+                    .into(),
+            );
+        }
+        let entry = self.entry_for(sa).await?;
+        let counters = Arc::new(SaCounters::default());
+        if sa.inbound {
+            let esp = esp_glue::new_inbound(sa).map_err(|e| e.to_string())?;
+            let selector = sa
+                .selector
+                .as_ref()
+                .map(Selector::of_sa)
+                .or_else(|| entry.and_then(|id| self.spd.get(id)).map(|e| e.selector));
+            self.send_in(InCmd::Add(Box::new(InSa {
+                spi: sa.spi,
+                esp,
+                tunnel: sa.tunnel,
+                encap: sa.encap.is_some(),
+                selector,
+                counters: Arc::clone(&counters),
+            })));
+        } else {
+            let esp = esp_glue::new_outbound(sa).map_err(|e| e.to_string())?;
+            let Some(id) = entry else {
+                return Err("an outbound SA without a policy".into());
+            };
+            self.send_out(OutCmd::Add(Box::new(OutSa {
+                spi: sa.spi,
+                entry: id,
+                esp,
+                src: sa.src,
+                dst: sa.dst,
+                encap: sa.encap,
+                counters: Arc::clone(&counters),
+            })));
+        }
+        if let Some(old) = self.sas.insert(
+            sa.spi,
+            SaMeta {
+                sa: sa.clone(),
+                entry,
+                counters,
+                added: unix_now(),
+            },
+        ) {
+            self.release(old.entry).await;
+        }
+        Ok(())
+    }
+
+    /// Removes one direction of an SA; whether it was there.
+    pub async fn delete_sa(&mut self, d: &SaDelete) -> Result<bool, String> {
+        let Some(meta) = self.sas.remove(&d.spi) else {
+            return Ok(false);
+        };
+        if meta.sa.inbound {
+            self.send_in(InCmd::Del(d.spi));
+        } else {
+            self.send_out(OutCmd::Del(d.spi));
+        }
+        self.release(meta.entry).await;
+        Ok(true)
+    }
+
+    /// `flush`: every SA (the userspace dataplane has only ESP); each one's (dst, SPI).
+    pub async fn flush_sas(&mut self, esp: bool) -> Vec<(IpAddr, u32)> {
+        if !esp {
+            return Vec::new();
+        }
+        let spis: Vec<u32> = self.sas.keys().copied().collect();
+        let mut gone = Vec::new();
+        for spi in spis {
+            if let Some(m) = self.sas.get(&spi) {
+                let d = SaDelete {
+                    spi,
+                    src: m.sa.src,
+                    dst: m.sa.dst,
+                    inbound: m.sa.inbound,
+                    reason: "flush".into(),
+                };
+                gone.push((d.dst, spi));
+                let _ = self.delete_sa(&d).await;
+            }
+        }
+        gone
+    }
+
+    /// Stops the workers and removes routes, rules and the larval SAs of SPI allocation.
+    pub async fn shutdown(&mut self) -> Result<String, String> {
+        self.out_tx = None;
+        self.in_tx = None;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        let n = self.sas.len();
+        self.sas.clear();
+        let (routes, rules) = self.routing.flush().await?;
+        let k = self
+            .kernel
+            .flush_all()
+            .await
+            .map_err(|e| format!("removing allocated SPIs: {e}"))?;
+        Ok(format!(
+            "{n} userspace SAs, {routes} routes, {rules} rules and {} larval kernel SAs",
+            k.sas
+        ))
+    }
+
+    /// Counters for `iked stats`.
+    pub fn stats(&self) -> Vec<(String, u64)> {
+        self.totals.snapshot()
+    }
+}

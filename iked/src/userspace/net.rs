@@ -1,0 +1,278 @@
+//! The dataplane's kernel plumbing: the TUN device, the raw ESP sockets, and the routing that
+//! sends protected traffic into the TUN while the daemon's own packets go out directly.
+//!
+//! # Routing (as strongSwan's kernel-libipsec with its table 220)
+//! The destinations of the `encrypt` policies are routed to the TUN in a table of our own
+//! ([`TABLE`]); one rule per family, `not fwmark MARK lookup TABLE` at priority
+//! [`RULE_PRIORITY`] (before `main`), sends everything except the daemon's own packets
+//! there. The daemon's sockets (IKE, NAT-T, raw ESP) carry `SO_MARK` = [`MARK`], so they skip
+//! the table and use the ordinary routes. That is what makes transport mode work: the peer's
+//! own address routes into the TUN for ordinary traffic, but not for the ESP and IKE packets
+//! that go to it. Routes and rules carry the owner's rtnetlink protocol (158): shutdown
+//! removes them, and the next start removes what a killed run left.
+
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::{FromRawFd, OwnedFd};
+
+use futures::TryStreamExt;
+use netlink_packet_route::route::RouteProtocol;
+use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleFlags, RuleMessage};
+use nix::sys::socket::{self, sockopt};
+use tun_rs::{DeviceBuilder, SyncDevice};
+use xfrm::{NetConfig, Owner, Prefix, RouteConfig};
+
+/// The TUN device's name.
+pub const TUN_NAME: &str = "iked0";
+/// Its MTU: room for the outer IPv4 header, ESP-in-UDP, the largest IV, padding and ICV
+/// under a 1500-byte path (20 + 8 + 8 + 16 + 17 + 32 = 101; rounded).
+pub const TUN_MTU: u16 = 1400;
+/// The TUN's transmit queue, in packets.
+pub const TUN_QUEUE: u32 = 4096;
+/// `SO_MARK` of the daemon's own sockets ("ik" in ASCII).
+pub const MARK: u32 = 0x6b69;
+/// Our routing table.
+pub const TABLE: u32 = 0x6b69;
+/// Priority of our rule (before the `main` table's 32766).
+pub const RULE_PRIORITY: u32 = 0x6b69;
+
+/// Creates the TUN device, up, with our MTU and no address (routes point at it by index).
+pub fn open_tun() -> io::Result<SyncDevice> {
+    DeviceBuilder::new()
+        .name(TUN_NAME)
+        .mtu(TUN_MTU)
+        // The kernel drops what the outbound worker has not read when this queue is full
+        // (the default 500 packets overflowed at ~0.6 Gbit/s, costing TCP retransmissions).
+        .tx_queue_len(TUN_QUEUE)
+        .build_sync()
+}
+
+/// A raw socket that receives and sends ESP (IP protocol 50) of one family, marked.
+///
+/// Hand-written `socket(2)` call: nix's `SockProtocol` has no `IPPROTO_ESP`.
+pub fn raw_esp_socket(v6: bool) -> io::Result<OwnedFd> {
+    let family = if v6 { libc::AF_INET6 } else { libc::AF_INET };
+    // SAFETY: plain socket(2); the descriptor is owned by the OwnedFd right away.
+    let fd = unsafe {
+        libc::socket(
+            family,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            libc::IPPROTO_ESP,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd was just returned by socket(2) and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    socket::setsockopt(&fd, sockopt::Mark, &MARK).map_err(io::Error::from)?;
+    if v6 {
+        socket::setsockopt(&fd, sockopt::Ipv6RecvPacketInfo, &true).map_err(io::Error::from)?;
+    }
+    // A burst of ESP must not overflow the default 208 KiB buffer between two batches.
+    let _ = socket::setsockopt(&fd, sockopt::RcvBuf, &(4 << 20));
+    let _ = socket::setsockopt(&fd, sockopt::SndBuf, &(4 << 20));
+    Ok(fd)
+}
+
+/// Marks one of the daemon's sockets so that it bypasses our table.
+pub fn mark(fd: &impl std::os::fd::AsFd) -> io::Result<()> {
+    socket::setsockopt(fd, sockopt::Mark, &MARK).map_err(io::Error::from)
+}
+
+/// Routes and rules, tagged with the owner's protocol.
+pub struct Routing {
+    net: NetConfig,
+    rules: rtnetlink::Handle,
+    rules_conn: tokio::task::JoinHandle<()>,
+    protocol: u8,
+    tun_index: u32,
+    installed: Vec<RouteConfig>,
+}
+
+impl Drop for Routing {
+    fn drop(&mut self) {
+        self.rules_conn.abort();
+    }
+}
+
+impl std::fmt::Debug for Routing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routing")
+            .field("tun_index", &self.tun_index)
+            .field("installed", &self.installed)
+            .finish()
+    }
+}
+
+fn rtnl(op: &'static str) -> impl Fn(rtnetlink::Error) -> String {
+    move |e| format!("{op}: {e}")
+}
+
+impl Routing {
+    /// Connects (inside the runtime) and removes what an earlier run left: routes and rules
+    /// with our protocol. Returns it and how many of each were removed.
+    pub async fn new(owner: &Owner, tun: &str) -> Result<(Self, usize), String> {
+        let net = NetConfig::new(owner).map_err(|e| format!("rtnetlink: {e}"))?;
+        let (conn, rules, _) =
+            rtnetlink::new_connection().map_err(|e| format!("rtnetlink socket: {e}"))?;
+        let rules_conn = tokio::spawn(conn);
+        let tun_index = net
+            .link_index(tun)
+            .await
+            .map_err(|e| format!("TUN {tun}: {e}"))?;
+        let r = Routing {
+            net,
+            rules,
+            rules_conn,
+            protocol: owner.rt_protocol,
+            tun_index,
+            installed: Vec::new(),
+        };
+        let (routes, _) = r
+            .net
+            .flush_owned()
+            .await
+            .map_err(|e| format!("removing an earlier run's routes: {e}"))?;
+        let rules = r.flush_rules().await?;
+        Ok((r, routes + rules))
+    }
+
+    async fn dump_rules(&self) -> Result<Vec<RuleMessage>, String> {
+        let mut all = Vec::new();
+        for v in [rtnetlink::IpVersion::V4, rtnetlink::IpVersion::V6] {
+            let req = self.rules.rule().get(v).execute();
+            let got: Vec<RuleMessage> = tokio::time::timeout(xfrm::DUMP_TIMEOUT, req.try_collect())
+                .await
+                .map_err(|_| "listing rules: timed out".to_string())?
+                .map_err(rtnl("listing rules"))?;
+            all.extend(got);
+        }
+        Ok(all)
+    }
+
+    /// Removes our rules; how many.
+    async fn flush_rules(&self) -> Result<usize, String> {
+        let ours = RouteProtocol::from(self.protocol);
+        let mut n = 0;
+        for m in self.dump_rules().await? {
+            let tagged = m
+                .attributes
+                .iter()
+                .any(|a| matches!(a, RuleAttribute::Protocol(p) if *p == ours));
+            if !tagged {
+                continue;
+            }
+            let req = self.rules.rule().del(m).execute();
+            match tokio::time::timeout(xfrm::DEFAULT_TIMEOUT, req).await {
+                Ok(Ok(())) => n += 1,
+                Ok(Err(e)) => return Err(format!("removing a rule: {e}")),
+                Err(_) => return Err("removing a rule: timed out".into()),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Adds `not fwmark MARK lookup TABLE` for both families.
+    pub async fn add_rules(&self) -> Result<(), String> {
+        for v6 in [false, true] {
+            let add = self.rules.rule().add();
+            let mut_msg = |m: &mut RuleMessage| {
+                m.header.flags |= RuleFlags::Invert;
+                m.header.action = RuleAction::ToTable;
+                m.attributes
+                    .push(RuleAttribute::Protocol(RouteProtocol::from(self.protocol)));
+            };
+            let r = if v6 {
+                let mut req = add
+                    .v6()
+                    .table_id(TABLE)
+                    .priority(RULE_PRIORITY)
+                    .fw_mark(MARK);
+                mut_msg(req.message_mut());
+                tokio::time::timeout(xfrm::DEFAULT_TIMEOUT, req.execute()).await
+            } else {
+                let mut req = add
+                    .v4()
+                    .table_id(TABLE)
+                    .priority(RULE_PRIORITY)
+                    .fw_mark(MARK);
+                mut_msg(req.message_mut());
+                tokio::time::timeout(xfrm::DEFAULT_TIMEOUT, req.execute()).await
+            };
+            match r {
+                Ok(Ok(())) => {}
+                // IPv6 may be disabled in the namespace: IPv4 still works.
+                Ok(Err(e)) if v6 => tracing::debug!("no IPv6 rule: {e}"),
+                Ok(Err(e)) => return Err(format!("adding the routing rule: {e}")),
+                Err(_) => return Err("adding the routing rule: timed out".into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the routes into the TUN exactly `dsts` (with a preferred source address when one
+    /// of ours lies inside the policy's source prefix, so that locally generated traffic
+    /// matches the policy). Problems are returned; the rest is done.
+    pub async fn set_routes(&mut self, dsts: &[(Prefix, Prefix)]) -> Vec<String> {
+        let mut problems = Vec::new();
+        let ours: Vec<IpAddr> = match self.net.addresses(None).await {
+            Ok(v) => v.into_iter().map(|a| a.addr).collect(),
+            Err(e) => {
+                problems.push(format!("listing addresses: {e}"));
+                Vec::new()
+            }
+        };
+        let mut wanted: Vec<RouteConfig> = Vec::new();
+        for (src, dst) in dsts {
+            let mut r = RouteConfig::new(*dst);
+            r.oif = Some(self.tun_index);
+            r.table = Some(TABLE);
+            r.pref_src = ours
+                .iter()
+                .copied()
+                .find(|a| src.contains(*a) && !src.is_any() && a.is_ipv4() == dst.addr().is_ipv4());
+            if !wanted.iter().any(|w| w.dst == r.dst) {
+                wanted.push(r);
+            }
+        }
+        let stale: Vec<RouteConfig> = self
+            .installed
+            .iter()
+            .filter(|r| !wanted.contains(r))
+            .copied()
+            .collect();
+        for r in stale {
+            if let Err(e) = self.net.del_route(&r).await
+                && !e.is_not_found()
+                && e.errno() != Some(libc::ESRCH)
+            {
+                problems.push(format!("removing route {}: {e}", r.dst));
+            }
+            self.installed.retain(|x| *x != r);
+        }
+        for r in wanted {
+            if self.installed.contains(&r) {
+                continue;
+            }
+            match self.net.add_route(&r).await {
+                Ok(()) => self.installed.push(r),
+                Err(e) if e.is_exists() => self.installed.push(r),
+                Err(e) => problems.push(format!("route {} into {TUN_NAME}: {e}", r.dst)),
+            }
+        }
+        problems
+    }
+
+    /// Removes every route and rule of ours.
+    pub async fn flush(&mut self) -> Result<(usize, usize), String> {
+        self.installed.clear();
+        let (routes, _) = self
+            .net
+            .flush_owned()
+            .await
+            .map_err(|e| format!("removing routes: {e}"))?;
+        let rules = self.flush_rules().await?;
+        Ok((routes, rules))
+    }
+}

@@ -1,0 +1,186 @@
+//! Just enough IP to match packets against policies and to rebuild a transport-mode header.
+//!
+//! Every accessor is length-checked: packets from the TUN come from local software, packets
+//! from the network are hostile, and both go through here.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// What a policy selector looks at (RFC 4301 §4.4.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flow {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Upper-layer protocol (IPv6: the fixed header's Next Header).
+    pub proto: u8,
+    /// Source port (TCP, UDP, SCTP, UDP-Lite; 0 otherwise or in a non-first fragment).
+    pub sport: u16,
+    /// Destination port.
+    pub dport: u16,
+}
+
+fn ports(proto: u8, l4: &[u8]) -> (u16, u16) {
+    match proto {
+        6 | 17 | 132 | 136 if l4.len() >= 4 => (
+            u16::from_be_bytes([l4[0], l4[1]]),
+            u16::from_be_bytes([l4[2], l4[3]]),
+        ),
+        _ => (0, 0),
+    }
+}
+
+/// The selector fields of an IPv4 or IPv6 packet, `None` if it is neither.
+pub fn flow(p: &[u8]) -> Option<Flow> {
+    match p.first()? >> 4 {
+        4 if p.len() >= 20 => {
+            let ihl = usize::from(p[0] & 0x0f) * 4;
+            if ihl < 20 || p.len() < ihl {
+                return None;
+            }
+            let proto = p[9];
+            let first = u16::from_be_bytes([p[6], p[7]]) & 0x1fff == 0;
+            let (sport, dport) = if first {
+                ports(proto, &p[ihl..])
+            } else {
+                (0, 0)
+            };
+            Some(Flow {
+                src: IpAddr::V4(Ipv4Addr::new(p[12], p[13], p[14], p[15])),
+                dst: IpAddr::V4(Ipv4Addr::new(p[16], p[17], p[18], p[19])),
+                proto,
+                sport,
+                dport,
+            })
+        }
+        6 if p.len() >= 40 => {
+            let a = |o: usize| {
+                let mut b = [0u8; 16];
+                b.copy_from_slice(&p[o..o + 16]);
+                IpAddr::V6(Ipv6Addr::from(b))
+            };
+            let proto = p[6];
+            let (sport, dport) = ports(proto, &p[40..]);
+            Some(Flow {
+                src: a(8),
+                dst: a(24),
+                proto,
+                sport,
+                dport,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The outer source and destination of a raw IPv4 datagram and where its payload starts.
+pub fn ipv4_outer(p: &[u8]) -> Option<(IpAddr, IpAddr, usize)> {
+    if p.len() < 20 || p[0] >> 4 != 4 {
+        return None;
+    }
+    let ihl = usize::from(p[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([p[2], p[3]]));
+    if ihl < 20 || p.len() < ihl || total < ihl {
+        return None;
+    }
+    Some((
+        IpAddr::V4(Ipv4Addr::new(p[12], p[13], p[14], p[15])),
+        IpAddr::V4(Ipv4Addr::new(p[16], p[17], p[18], p[19])),
+        ihl,
+    ))
+}
+
+/// RFC 1071 checksum.
+fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for c in data.chunks(2) {
+        let w = if c.len() == 2 {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            u16::from_be_bytes([c[0], 0])
+        };
+        sum += u32::from(w);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Transport mode delivers only the upper-layer payload (RFC 4303 §3.1.1): the IP header is
+/// rebuilt from the outer one, with the ESP Next Header as its protocol. Writes header and
+/// payload into `out`; `false` if the addresses are of different families or too long.
+pub fn rebuild(src: IpAddr, dst: IpAddr, proto: u8, payload: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let Ok(total) = u16::try_from(20 + payload.len()) else {
+                return false;
+            };
+            let mut h = [0u8; 20];
+            h[0] = 0x45;
+            h[2..4].copy_from_slice(&total.to_be_bytes());
+            h[6] = 0x40; // DF: the sender's datagram was not fragmented (transport mode).
+            h[8] = 64;
+            h[9] = proto;
+            h[12..16].copy_from_slice(&s.octets());
+            h[16..20].copy_from_slice(&d.octets());
+            let c = checksum(&h);
+            h[10..12].copy_from_slice(&c.to_be_bytes());
+            out.extend_from_slice(&h);
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let Ok(len) = u16::try_from(payload.len()) else {
+                return false;
+            };
+            let mut h = [0u8; 40];
+            h[0] = 0x60;
+            h[4..6].copy_from_slice(&len.to_be_bytes());
+            h[6] = proto;
+            h[7] = 64;
+            h[8..24].copy_from_slice(&s.octets());
+            h[24..40].copy_from_slice(&d.octets());
+            out.extend_from_slice(&h);
+        }
+        _ => return false,
+    }
+    out.extend_from_slice(payload);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flow_of_udp_and_garbage() {
+        let mut p = vec![0u8; 28];
+        p[0] = 0x45;
+        p[2..4].copy_from_slice(&28u16.to_be_bytes());
+        p[9] = 17;
+        p[12..16].copy_from_slice(&[198, 18, 0, 1]);
+        p[16..20].copy_from_slice(&[198, 18, 0, 2]);
+        p[20..22].copy_from_slice(&500u16.to_be_bytes());
+        p[22..24].copy_from_slice(&4500u16.to_be_bytes());
+        let f = flow(&p).unwrap();
+        assert_eq!((f.proto, f.sport, f.dport), (17, 500, 4500));
+        assert_eq!(flow(&p[..10]), None);
+        assert_eq!(flow(&[0x4f]), None);
+        assert_eq!(flow(&[]), None);
+        assert!(ipv4_outer(&[0x41; 30]).is_none());
+    }
+
+    #[test]
+    fn rebuilt_header_checksums_to_zero() {
+        let mut out = Vec::new();
+        assert!(rebuild(
+            "198.18.0.1".parse().unwrap(),
+            "198.18.0.2".parse().unwrap(),
+            1,
+            &[8, 0, 0, 0],
+            &mut out
+        ));
+        assert_eq!(checksum(&out[..20]), 0);
+        assert_eq!(out.len(), 24);
+    }
+}
