@@ -272,6 +272,16 @@ async fn demo(c: &Cleanup) -> Result<(), String> {
         for line in st.lines().take(3) {
             println!("    {}: {line}", side.name);
         }
+        // Which ESP dataplane the daemon chose (the kernel's, or its own over TUN).
+        let log =
+            std::fs::read_to_string(c.path(&format!("{}.log", side.name))).unwrap_or_default();
+        if let Some(line) = log.lines().find(|l| l.contains("dataplane:")) {
+            let text = line
+                .split_once("dataplane:")
+                .map_or(line, |(_, t)| t)
+                .trim();
+            println!("    {}: dataplane: {text}", side.name);
+        }
     }
 
     say(&format!(
