@@ -266,3 +266,40 @@ fn dummy(s: &Scenario) -> engine_sim::Node {
     sim.add("x", "198.18.9.9", s.config(true), EngineOptions::default());
     sim.nodes.pop().unwrap()
 }
+
+/// The quick-mode responder installs its inbound SA as QM2 leaves (the initiator may send on
+/// the new pair before QM3 is processed), the outbound one at QM3; when QM3 never comes, the
+/// inbound SA is taken back.
+#[test]
+fn responder_inbound_sa_goes_in_with_qm2_and_out_without_qm3() {
+    use ipsec_core::engine::{DeleteReason, Direction};
+    let s = Scenario::default();
+    let mut sim = start(&s, 91);
+    // Every second quick-mode message of an exchange from a (its QM3) is lost.
+    let mut seen = std::collections::BTreeSet::new();
+    sim.filter = Some(Box::new(move |p| {
+        let quick = p.from == 0 && p.payload.get(18) == Some(&32);
+        let mid = p.payload.get(20..24).map(|m| m.to_vec());
+        quick && !seen.insert(mid)
+    }));
+    let b_inbound = |sim: &Sim| {
+        sim.nodes[1]
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::InstallSa(i) if i.direction == Direction::Inbound))
+            .count()
+    };
+    assert!(sim.run_until(Duration::from_secs(10), |sim| b_inbound(sim) == 1));
+    let b = &sim.nodes[1];
+    assert_eq!(b.installed.len(), 1, "only the inbound SA before QM3");
+    assert!(b.installed.keys().all(|(d, _)| *d == Direction::Inbound));
+    // No QM3 ever: b gives up after its retransmissions and takes the SA back.
+    sim.run_for(Duration::from_secs(120), |_| {});
+    let b = &sim.nodes[1];
+    assert!(b.installed.is_empty(), "{:?}", b.installed);
+    assert_eq!(
+        b.count(|e| matches!(e, Event::DeleteSa(d) if d.reason == DeleteReason::Abandoned)),
+        1
+    );
+    assert_eq!(b.bad_deletes, 0);
+}

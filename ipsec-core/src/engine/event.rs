@@ -186,6 +186,9 @@ pub enum DeleteReason {
     Terminated,
     /// Dead peer detection: the peer stopped answering (RFC 3706).
     DeadPeer,
+    /// Installed (inbound, by the quick-mode responder at QM2) for a quick mode that then
+    /// failed or timed out.
+    Abandoned,
 }
 
 /// Why a peer went down, or why a negotiation failed.

@@ -648,8 +648,12 @@ impl Engine {
                 if let Some(spi) = x.pending_spi() {
                     self.spis.release(spi);
                 }
-                if let super::ike::Exchange::QuickInitiator { request, .. } = x {
-                    unfinished.push(request);
+                match x {
+                    super::ike::Exchange::QuickInitiator { request, .. } => {
+                        unfinished.push(request)
+                    }
+                    super::ike::Exchange::QuickResponder { inbound, .. } => self.take_back(inbound),
+                    super::ike::Exchange::Done { .. } => {}
                 }
             }
             if let Some(pid) = sa.peer {

@@ -102,11 +102,13 @@ pub(crate) enum Exchange {
         request: ChildRequest,
         flight: Flight,
     },
-    /// A quick mode the peer started, QM2 sent.
+    /// A quick mode the peer started, QM2 sent, our inbound SA installed.
     QuickResponder {
         qm: Box<quick_mode::Responder>,
         request: ChildRequest,
         flight: Flight,
+        /// How to take the inbound SA back should QM3 never come.
+        inbound: Option<super::event::DeleteSa>,
     },
     /// A finished exchange, kept until `expires` to recognise (and answer) retransmissions.
     Done {

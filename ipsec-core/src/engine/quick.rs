@@ -359,6 +359,7 @@ impl Engine {
                 qm,
                 request,
                 flight,
+                inbound,
             }) => {
                 if flight.answers == Some(d) {
                     self.stats.replies_resent += 1;
@@ -369,6 +370,7 @@ impl Engine {
                             qm,
                             request,
                             flight,
+                            inbound,
                         },
                     );
                     return QmOutcome::Nothing;
@@ -390,6 +392,7 @@ impl Engine {
                         if f.fatal {
                             self.spis.release(qm.our_spi());
                             self.stats.phase2_failed += 1;
+                            self.take_back(inbound);
                         } else {
                             e.exchanges.insert(
                                 mid,
@@ -397,6 +400,7 @@ impl Engine {
                                     qm,
                                     request,
                                     flight,
+                                    inbound,
                                 },
                             );
                         }
@@ -465,6 +469,7 @@ impl Engine {
         let mid = msg.header.message_id;
         let cookies = (sa.cky_i, sa.cky_r);
         let (sa_local, sa_remote) = (sa.local, sa.remote);
+        let pid = sa.peer;
         let Some(e) = sa.established() else {
             return QmOutcome::Nothing;
         };
@@ -531,12 +536,25 @@ impl Engine {
             Ok((qm, message)) => {
                 self.send(sa_local, sa_remote, &message);
                 self.stats.phase2_started += 1;
+                // Where the SA pair will run: the peer's new address if it moved (NAT).
+                let (l, r) = if nat_t {
+                    (local, remote)
+                } else {
+                    (sa_local, sa_remote)
+                };
+                let inbound = match (pid, qm.negotiated(&e.sa)) {
+                    (Some(pid), Ok(neg)) => {
+                        Some(self.install_inbound_early(pid, l, r, &neg, &request))
+                    }
+                    _ => None,
+                };
                 e.exchanges.insert(
                     mid,
                     Exchange::QuickResponder {
                         qm: Box::new(qm),
                         request,
                         flight: Flight::waiting(message, Some(d), now, &self.options),
+                        inbound,
                     },
                 );
                 if nat_t && (local, remote) != (sa_local, sa_remote) {
@@ -554,18 +572,17 @@ impl Engine {
         QmOutcome::Nothing
     }
 
-    /// Installs a negotiated pair: two [`Event::InstallSa`].
-    #[allow(clippy::too_many_arguments)] // the pair, where it runs, what it was for
-    fn install_child(
+    /// What both SAs of a pair share: UDP encapsulation, lifetimes, and the older pair for
+    /// the same traffic that it replaces (our rekey, or as responder the peer's).
+    fn pair_plan(
         &mut self,
-        now: Instant,
         pid: PeerId,
         local: SocketAddr,
         remote: SocketAddr,
-        neg: quick_mode::Negotiated,
-        request: ChildRequest,
+        neg: &quick_mode::Negotiated,
+        request: &ChildRequest,
         initiator: bool,
-    ) {
+    ) -> PairPlan {
         let encap = (neg.udp != UdpEncapsulation::None).then_some(UdpEncap {
             local_port: local.port(),
             remote_port: remote.port(),
@@ -580,16 +597,14 @@ impl Engine {
         let left = if initiator {
             self.options.rekey_margin + self.options.rekey_fuzz * self.random_fraction()
         } else {
-            // The responder rekeys only if the initiator has not by then.
+            // The responder rekeys only if the initiator has not by then (and without jitter,
+            // so that the inbound SA installed at QM2 and the outbound one at QM3 agree).
             self.options.rekey_margin / 2.0
         };
         let fraction = rekey_fraction(left);
         let soft = hard.mul_f64(fraction);
         let hard_bytes = neg.lifetime.kilobytes.map(|k| k.saturating_mul(1024));
         let soft_bytes = hard_bytes.map(|b| (b as f64 * fraction) as u64);
-        let id = ChildId(self.next_id());
-
-        // What it replaces: our rekey, or (as responder) an older pair for the same traffic.
         let old = request
             .rekey_of
             .filter(|c| self.children.contains_key(c))
@@ -604,10 +619,115 @@ impl Engine {
                     })
                 })
             });
-        let replaces = old
-            .and_then(|o| self.children.get(&o))
-            .map(|c| (c.our_spi, c.peer_spi));
-        if let Some(o) = old
+        PairPlan {
+            encap,
+            lifetime: SaLifetime {
+                hard,
+                soft,
+                hard_bytes,
+                soft_bytes,
+            },
+            old,
+            local: local.ip().to_canonical(),
+            remote: remote.ip().to_canonical(),
+        }
+    }
+
+    /// One [`Event::InstallSa`] of a pair.
+    fn emit_install(
+        &mut self,
+        pid: PeerId,
+        direction: Direction,
+        neg: &quick_mode::Negotiated,
+        request: &ChildRequest,
+        plan: &PairPlan,
+    ) {
+        let old = plan.old.and_then(|o| self.children.get(&o));
+        let (spi, src, dst, keys, replaces) = match direction {
+            Direction::Inbound => (
+                neg.our_spi,
+                plan.remote,
+                plan.local,
+                neg.keys.inbound.clone(),
+                old.map(|c| c.our_spi),
+            ),
+            Direction::Outbound => (
+                neg.peer_spi,
+                plan.local,
+                plan.remote,
+                neg.keys.outbound.clone(),
+                old.map(|c| c.peer_spi),
+            ),
+        };
+        self.events.push_back(Event::InstallSa(Box::new(InstallSa {
+            peer: pid,
+            policy: request.policy,
+            direction,
+            spi,
+            src,
+            dst,
+            mode: neg.mode,
+            encap: plan.encap,
+            transform: neg.esp,
+            keys,
+            selector: neg.selector,
+            lifetime: plan.lifetime,
+            replaces,
+        })));
+        self.stats.sas_installed += 1;
+    }
+
+    /// The responder's inbound SA, installed as QM2 leaves (libreswan does the same): the
+    /// initiator starts sending on the new pair as soon as QM2 arrives, possibly before our
+    /// QM3 processing, and those packets must not be dropped. Returns how to take it back.
+    fn install_inbound_early(
+        &mut self,
+        pid: PeerId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        neg: &quick_mode::Negotiated,
+        request: &ChildRequest,
+    ) -> DeleteSa {
+        let plan = self.pair_plan(pid, local, remote, neg, request, false);
+        self.emit_install(pid, Direction::Inbound, neg, request, &plan);
+        DeleteSa {
+            peer: pid,
+            direction: Direction::Inbound,
+            spi: neg.our_spi,
+            src: plan.remote,
+            dst: plan.local,
+            reason: DeleteReason::Abandoned,
+        }
+    }
+
+    /// Removes an inbound SA installed at QM2 whose quick mode did not complete.
+    pub(super) fn take_back(&mut self, inbound: Option<DeleteSa>) {
+        if let Some(d) = inbound {
+            self.stats.sas_deleted += 1;
+            self.events.push_back(Event::DeleteSa(d));
+        }
+    }
+
+    /// Installs a negotiated pair: two [`Event::InstallSa`] (as responder only the outbound
+    /// one: the inbound one went in with QM2).
+    #[allow(clippy::too_many_arguments)] // the pair, where it runs, what it was for
+    fn install_child(
+        &mut self,
+        now: Instant,
+        pid: PeerId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        neg: quick_mode::Negotiated,
+        request: ChildRequest,
+        initiator: bool,
+    ) {
+        let plan = self.pair_plan(pid, local, remote, &neg, &request, initiator);
+        let id = ChildId(self.next_id());
+        if initiator {
+            self.emit_install(pid, Direction::Inbound, &neg, &request, &plan);
+        }
+        self.emit_install(pid, Direction::Outbound, &neg, &request, &plan);
+        if let Some(o) = plan.old
             && let Some(c) = self.children.get_mut(&o)
         {
             c.rekey = Rekey::Replaced;
@@ -618,50 +738,8 @@ impl Engine {
             }
             self.reschedule_child(o);
         }
-
-        let lifetime = SaLifetime {
-            hard,
-            soft,
-            hard_bytes,
-            soft_bytes,
-        };
-        let (l, r) = (local.ip().to_canonical(), remote.ip().to_canonical());
-        for (direction, spi, src, dst, keys, replaced) in [
-            (
-                Direction::Inbound,
-                neg.our_spi,
-                r,
-                l,
-                neg.keys.inbound.clone(),
-                replaces.map(|x| x.0),
-            ),
-            (
-                Direction::Outbound,
-                neg.peer_spi,
-                l,
-                r,
-                neg.keys.outbound.clone(),
-                replaces.map(|x| x.1),
-            ),
-        ] {
-            self.events.push_back(Event::InstallSa(Box::new(InstallSa {
-                peer: pid,
-                policy: request.policy,
-                direction,
-                spi,
-                src,
-                dst,
-                mode: neg.mode,
-                encap,
-                transform: neg.esp,
-                keys,
-                selector: neg.selector,
-                lifetime,
-                replaces: replaced,
-            })));
-        }
-        self.stats.sas_installed += 2;
         self.stats.phase2_established += 1;
+        let lifetime = plan.lifetime;
         self.children.insert(
             id,
             ChildSa {
@@ -672,15 +750,15 @@ impl Engine {
                 peer_spi: neg.peer_spi,
                 esp: neg.esp,
                 mode: neg.mode,
-                encap,
+                encap: plan.encap,
                 selector: neg.selector,
-                local: l,
-                remote: r,
+                local: plan.local,
+                remote: plan.remote,
                 terms: request.terms,
                 lifetime: neg.lifetime,
                 installed: now,
-                soft_at: now + soft,
-                hard_at: now + hard,
+                soft_at: now + lifetime.soft,
+                hard_at: now + lifetime.hard,
                 rekey: Rekey::Idle,
                 delete_at: None,
             },
@@ -745,6 +823,16 @@ pub(super) fn rekey_fraction(left: f64) -> f64 {
     } else {
         0.9
     }
+}
+
+/// The shared parameters of an SA pair ([`Engine::pair_plan`]).
+struct PairPlan {
+    encap: Option<UdpEncap>,
+    lifetime: SaLifetime,
+    /// The pair it replaces.
+    old: Option<ChildId>,
+    local: std::net::IpAddr,
+    remote: std::net::IpAddr,
 }
 
 /// What a quick-mode message led to.

@@ -110,9 +110,11 @@ impl Engine {
                                     Exchange::QuickInitiator { request, .. } => {
                                         failed.push((request, Reject::Timeout));
                                     }
-                                    _ => {
+                                    Exchange::QuickResponder { inbound, .. } => {
                                         self.stats.phase2_failed += 1;
+                                        self.take_back(inbound);
                                     }
+                                    Exchange::Done { .. } => {}
                                 }
                             }
                         } else {

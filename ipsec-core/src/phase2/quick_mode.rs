@@ -473,6 +473,17 @@ impl Responder {
             let _ = rest;
             expected
         })?;
+        let negotiated = self.negotiated(p1).fatal()?;
+        p1.iv = opened.iv;
+        p1.iv.confirm(mid);
+        p1.iv.forget(mid);
+        Ok(negotiated)
+    }
+
+    /// The SA pair as QM2 settled it. Everything KEYMAT needs is known once QM2 is sent, so
+    /// the responder can install its inbound SA then (before the initiator, which switches
+    /// to the new pair when QM2 arrives, sends on it); the outbound one waits for QM3.
+    pub fn negotiated(&self, p1: &Phase1Sa) -> Result<Negotiated, Reject> {
         let keys = keys::derive(
             p1,
             self.g_xy.as_ref(),
@@ -481,11 +492,7 @@ impl Responder {
             self.choice.peer_spi,
             &self.ni,
             &self.nr,
-        )
-        .fatal()?;
-        p1.iv = opened.iv;
-        p1.iv.confirm(mid);
-        p1.iv.forget(mid);
+        )?;
         Ok(Negotiated {
             esp: self.choice.esp,
             our_spi: self.our_spi,
