@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Duration;
 
@@ -47,4 +48,61 @@ fn out_pid(stdout: &str) -> String {
         .chars()
         .take_while(char::is_ascii_digit)
         .collect()
+}
+
+/// Ctrl-C in the middle (SIGINT to the demo, as a terminal sends it to the whole foreground
+/// group): the daemons and the namespaces go all the same.
+#[test]
+fn ctrl_c_in_the_middle_cleans_up() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    if !is_root() {
+        eprintln!("skipped: needs root (network namespaces)");
+        return;
+    }
+    let mut child = Command::new(common::iked())
+        .arg("demo")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        // Its own process group, so that the signal reaches the daemons too, as in a terminal.
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        // Both daemons run and the namespaces exist: interrupt now.
+        if line.contains("right: engine: running") || std::time::Instant::now() > deadline {
+            break;
+        }
+    }
+    assert!(seen.contains("right: engine: running"), "{seen}");
+    // SAFETY: kill(2) on the process group we created; no memory involved.
+    unsafe {
+        libc::kill(-(pid as i32), libc::SIGINT);
+    }
+    for line in lines {
+        seen.push_str(&line.unwrap());
+        seen.push('\n');
+    }
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "interrupted, so not a success:\n{seen}");
+    assert!(seen.contains("interrupted (Ctrl-C)"), "{seen}");
+    assert!(seen.contains("deleting the namespaces"), "{seen}");
+    let netns = String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["netns", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(!netns.contains(&format!("iked-demo-{pid}-")), "{netns}");
+    assert!(!std::path::Path::new(&format!("/tmp/iked-demo-{pid}")).exists());
 }
