@@ -358,26 +358,29 @@ impl Daemon {
             while let Some(e) = self.driver.poll_event() {
                 progress = true;
                 match e {
-                    DriverEvent::InstallSa(sa) => match self.dataplane.install_sa(&sa).await {
-                        Ok(()) => info!(
-                            "installed {} SA {:#010x} {} -> {} (peer {})",
-                            if sa.inbound { "inbound" } else { "outbound" },
-                            sa.spi,
-                            sa.src,
-                            sa.dst,
-                            sa.peer.as_deref().unwrap_or("?")
-                        ),
-                        Err(e) => {
-                            error!(
-                                "installing SA {:#010x} {} -> {}: {e}; dropping the pair",
-                                sa.spi, sa.src, sa.dst
-                            );
-                            // An SA the engine counts on but the kernel does not have would
-                            // black-hole its traffic and stop new ACQUIREs: let the engine
-                            // drop the pair (and tell the peer); the next ACQUIRE retries.
-                            self.driver.sa_expired(Instant::now(), sa.spi, true);
+                    DriverEvent::InstallSa(mut sa) => {
+                        sa.replay_window = self.config.daemon().replay_window;
+                        match self.dataplane.install_sa(&sa).await {
+                            Ok(()) => info!(
+                                "installed {} SA {:#010x} {} -> {} (peer {})",
+                                if sa.inbound { "inbound" } else { "outbound" },
+                                sa.spi,
+                                sa.src,
+                                sa.dst,
+                                sa.peer.as_deref().unwrap_or("?")
+                            ),
+                            Err(e) => {
+                                error!(
+                                    "installing SA {:#010x} {} -> {}: {e}; dropping the pair",
+                                    sa.spi, sa.src, sa.dst
+                                );
+                                // An SA the engine counts on but the kernel does not have would
+                                // black-hole its traffic and stop new ACQUIREs: let the engine
+                                // drop the pair (and tell the peer); the next ACQUIRE retries.
+                                self.driver.sa_expired(Instant::now(), sa.spi, true);
+                            }
                         }
-                    },
+                    }
                     DriverEvent::DeleteSa(d) => match self.dataplane.delete_sa(&d).await {
                         Ok(false) => debug!(
                             "SA {:#010x} {} -> {} was not installed ({})",

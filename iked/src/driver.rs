@@ -89,6 +89,8 @@ pub struct SaInstall {
     pub lifetime: SaLifetimes,
     /// The SPI of the SA it replaces, if a rekey.
     pub replaces: Option<u32>,
+    /// Anti-replay window in packets (inbound SAs; `[daemon] replay-window`).
+    pub replay_window: u32,
 }
 
 /// One direction of an SA to remove.
@@ -440,6 +442,8 @@ mod wired {
                 soft_bytes: sa.lifetime.soft_bytes,
             },
             replaces: sa.replaces,
+            // The daemon sets the configured window before installing.
+            replay_window: 64,
         })
     }
 

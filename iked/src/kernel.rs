@@ -358,7 +358,10 @@ impl Kernel {
             ..Lifetime::default()
         };
         cfg.replay = if sa.inbound {
-            Replay::default()
+            Replay {
+                window: sa.replay_window,
+                esn: false,
+            }
         } else {
             Replay {
                 window: 0,

@@ -872,3 +872,15 @@ fn auto_start_needs_an_active_peer_with_one_address() {
         "[[peer]]\nname = \"p\"\naddress = \"203.0.113.7\"\nsecret = \"s\"\nauto-start = true\n";
     assert!(Config::from_toml_str(fine, "site.toml").unwrap().peers()[0].auto_start);
 }
+
+#[test]
+fn replay_window_is_bounded() {
+    assert_eq!(
+        one("[daemon]\nreplay-window = 5000\n"),
+        "site.toml:2: daemon: key \"replay-window\": expected 0..4096 packets, got 5000"
+    );
+    let ok = Config::from_toml_str("[daemon]\nreplay-window = 4096\n", "site.toml").unwrap();
+    assert_eq!(ok.daemon().replay_window, 4096);
+    let default = Config::from_toml_str("", "site.toml").unwrap();
+    assert_eq!(default.daemon().replay_window, 64);
+}

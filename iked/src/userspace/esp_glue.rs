@@ -63,6 +63,7 @@ fn config(sa: &SaInstall) -> Result<SaConfig, EspError> {
         Mode::Transport
     };
     let mut c = SaConfig::new(sa.spi, transform, keys, mode);
+    c.replay_window = sa.replay_window;
     c.lifetime = LifetimeLimits {
         soft_bytes: sa.lifetime.soft_bytes,
         hard_bytes: sa.lifetime.hard_bytes,

@@ -52,7 +52,7 @@ impl Userspace {
                     }),
                     current_bytes: c.bytes.load(Relaxed),
                     current_packets: c.packets.load(Relaxed),
-                    replay: if sa.inbound { 64 } else { 0 },
+                    replay: if sa.inbound { sa.replay_window } else { 0 },
                     replay_drops: u32c(&c.replay),
                     integrity_failures: u32c(&c.integrity),
                     add_time: m.added,

@@ -477,6 +477,11 @@ pub struct Daemon {
     /// `error`, `warn`, `info` (default), `debug`, `trace`.
     #[serde(default = "default_log_level")]
     pub log_level: LogLevel,
+    /// Not in the manual: the anti-replay window of inbound SAs, in packets (RFC 4303
+    /// §3.4.3), 0 (no check) to 4096. Default 64, as RFC 4303 recommends; the kernel's own
+    /// default is 32.
+    #[serde(default = "default_replay_window")]
+    pub replay_window: u32,
 }
 
 impl Default for Daemon {
@@ -488,8 +493,13 @@ impl Default for Daemon {
             control_socket: default_control_socket(),
             dataplane: default_dataplane(),
             log_level: default_log_level(),
+            replay_window: default_replay_window(),
         }
     }
+}
+
+fn default_replay_window() -> u32 {
+    64
 }
 
 // Defaults ------------------------------------------------------------------------------------

@@ -591,4 +591,6 @@ pub struct Daemon {
     pub dataplane: Dataplane,
     /// Log verbosity.
     pub log_level: LogLevel,
+    /// Anti-replay window of inbound SAs (packets, 0..=4096).
+    pub replay_window: u32,
 }

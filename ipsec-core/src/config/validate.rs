@@ -1253,6 +1253,14 @@ fn daemon(ctx: &mut Ctx<'_>, d: &raw::Daemon) -> Daemon {
             "expected a path",
         );
     }
+    if d.replay_window > 4096 {
+        ctx.error(
+            &obj,
+            "replay-window",
+            ErrorKind::InvalidValue,
+            format!("expected 0..4096 packets, got {}", d.replay_window),
+        );
+    }
     Daemon {
         listen: d.listen.iter().map(|a| a.0).collect(),
         port: d.port,
@@ -1260,5 +1268,6 @@ fn daemon(ctx: &mut Ctx<'_>, d: &raw::Daemon) -> Daemon {
         control_socket: PathBuf::from(&d.control_socket),
         dataplane: d.dataplane,
         log_level: d.log_level,
+        replay_window: d.replay_window,
     }
 }
