@@ -25,7 +25,7 @@ use tun_rs::SyncDevice;
 
 use super::counters::{DropReason, SaCounters, Totals};
 use super::esp_glue::{Expiry, Inbound};
-use super::packet::{flow, ipv4_outer, rebuild};
+use super::packet::{fix_transport_checksum, flow, ipv4_outer, rebuild};
 use super::spd::Selector;
 use super::{DpEvent, WAKE};
 use crate::udp::{IkeSocket, recv_pktinfo};
@@ -315,6 +315,9 @@ impl Worker {
         } else {
             if !rebuild(src, dst, d.next_header, &self.plain, &mut self.rebuilt) {
                 return self.totals.count(DropReason::InMalformed);
+            }
+            if udp {
+                fix_transport_checksum(&mut self.rebuilt);
             }
             &self.rebuilt
         };

@@ -15,9 +15,11 @@
 //! - Events for the engine ([`DpEvent`]): an `encrypt` policy without an SA (the ACQUIRE of
 //!   the kernel path, at most once a second per policy) and byte lifetimes reached.
 //!
+//! Transport mode through a NAT: the inner TCP/UDP checksum is recomputed for the rebuilt
+//! header (RFC 3948 §3.1.2, [`packet::fix_transport_checksum`]).
+//!
 //! Limits (refused with a clear error where they matter): ESP only (AH policies are refused
-//! like policies the kernel refuses); transport mode through a NAT is refused at SA
-//! installation (the RFC 3948 §3.1.2 checksum fix-ups are not implemented); IPv6 transport
+//! like policies the kernel refuses); IPv6 transport
 //! mode only without extension headers; plaintext that arrives for an `encrypt` policy's
 //! selector is not dropped (the kernel path's `in` policy does that); IPv6 outer addresses
 //! are wired (raw IPv6 socket, IPv6 rule and routes) but not yet covered by a test.
@@ -324,15 +326,6 @@ impl Userspace {
 
     /// Hands one direction of an SA to its worker.
     pub async fn install_sa(&mut self, sa: &SaInstall) -> Result<(), String> {
-        if !sa.tunnel && sa.encap.is_some() {
-            // The inner TCP/UDP checksums cover the addresses the NAT rewrote; fixing them
-            // (RFC 3948 §3.1.2) is not implemented: refuse rather than deliver bad packets.
-            return Err(
-                "transport mode through a NAT (ESP in UDP) is not supported by the \
-                        userspace dataplane; use tunnel mode"
-                    .into(),
-            );
-        }
         let entry = self.entry_for(sa).await?;
         let counters = Arc::new(SaCounters::default());
         if sa.inbound {

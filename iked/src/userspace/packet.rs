@@ -148,6 +148,61 @@ pub fn rebuild(src: IpAddr, dst: IpAddr, proto: u8, payload: &[u8], out: &mut Ve
     true
 }
 
+/// RFC 3948 §3.1.2: in transport mode through a NAT, the TCP or UDP checksum inside covers
+/// the addresses the peer's stack used (its private one), not those of the rebuilt header.
+/// ESP has already authenticated the payload, so recomputing the checksum over the new
+/// pseudo-header (RFC 793 §3.1, RFC 768, RFC 8200 §8.1) loses nothing, and needs no NAT-OA.
+/// `packet` is what [`rebuild`] wrote. A UDP/IPv4 checksum of zero (none sent) stays zero.
+pub fn fix_transport_checksum(packet: &mut [u8]) {
+    let (proto, l4_at, addrs) = match packet.first().map(|b| b >> 4) {
+        Some(4) if packet.len() >= 20 => (packet[9], 20, 12..20),
+        Some(6) if packet.len() >= 40 => (packet[6], 40, 8..40),
+        _ => return,
+    };
+    let at = match proto {
+        6 => 16, // the TCP checksum's offset
+        17 => 6, // UDP's
+        _ => return,
+    };
+    let l4_len = packet.len() - l4_at;
+    if l4_len < at + 2 {
+        return;
+    }
+    let field = l4_at + at..l4_at + at + 2;
+    if proto == 17 && l4_at == 20 && packet[field.clone()] == [0, 0] {
+        return;
+    }
+    let Ok(len) = u32::try_from(l4_len) else {
+        return;
+    };
+    packet[field.clone()].copy_from_slice(&[0, 0]);
+    let mut sum = ones_sum(&packet[addrs], 0);
+    sum = ones_sum(&len.to_be_bytes(), sum);
+    sum = ones_sum(&[0, 0, 0, proto], sum);
+    sum = ones_sum(&packet[l4_at..], sum);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let mut c = !(sum as u16);
+    if proto == 17 && c == 0 {
+        c = 0xffff; // RFC 768: a computed zero is sent as all ones.
+    }
+    packet[field].copy_from_slice(&c.to_be_bytes());
+}
+
+/// Adds `data` as big-endian 16-bit words (odd length padded with zero) to `sum`.
+fn ones_sum(data: &[u8], mut sum: u64) -> u64 {
+    for c in data.chunks(2) {
+        let w = match c {
+            [a, b] => u16::from_be_bytes([*a, *b]),
+            [a] => u16::from_be_bytes([*a, 0]),
+            _ => 0,
+        };
+        sum += u64::from(w);
+    }
+    sum
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +223,57 @@ mod tests {
         assert_eq!(flow(&[0x4f]), None);
         assert_eq!(flow(&[]), None);
         assert!(ipv4_outer(&[0x41; 30]).is_none());
+    }
+
+    /// A UDP datagram whose checksum was made for other addresses verifies after the fix.
+    #[test]
+    fn transport_checksum_follows_the_rebuilt_addresses() {
+        // UDP 1701 -> 1701, 4 bytes of payload, checksum computed for 10.0.0.5 -> 198.18.0.2.
+        let mut udp = vec![0x06, 0xa5, 0x06, 0xa5, 0, 12, 0x12, 0x34, 1, 2, 3, 4];
+        let mut for_private = Vec::new();
+        assert!(rebuild(
+            "10.0.0.5".parse().unwrap(),
+            "198.18.0.2".parse().unwrap(),
+            17,
+            &udp,
+            &mut for_private
+        ));
+        fix_transport_checksum(&mut for_private);
+        udp[6..8].copy_from_slice(&for_private[26..28]);
+        // Through the NAT: the outer source is the NAT's public address.
+        let mut out = Vec::new();
+        assert!(rebuild(
+            "203.0.113.9".parse().unwrap(),
+            "198.18.0.2".parse().unwrap(),
+            17,
+            &udp,
+            &mut out
+        ));
+        // Verification: the sum over pseudo-header and datagram (checksum included) is 0xffff.
+        let verifies = |p: &[u8]| {
+            let mut v = Vec::new();
+            v.extend_from_slice(&p[12..20]);
+            v.extend_from_slice(&[0, 17, 0, 12]);
+            v.extend_from_slice(&p[20..]);
+            checksum(&v) == 0
+        };
+        assert!(verifies(&for_private));
+        assert!(!verifies(&out), "the NAT broke it");
+        fix_transport_checksum(&mut out);
+        assert!(verifies(&out));
+        // A UDP/IPv4 datagram sent without a checksum keeps none.
+        let mut none = Vec::new();
+        let mut bare = udp.clone();
+        bare[6..8].copy_from_slice(&[0, 0]);
+        assert!(rebuild(
+            "203.0.113.9".parse().unwrap(),
+            "198.18.0.2".parse().unwrap(),
+            17,
+            &bare,
+            &mut none
+        ));
+        fix_transport_checksum(&mut none);
+        assert_eq!(none[26..28], [0, 0]);
     }
 
     #[test]
