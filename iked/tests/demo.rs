@@ -29,16 +29,7 @@ fn the_demo_pings_through_a_tunnel_and_cleans_up() {
     assert!(stdout.contains("aes-128-gcm16"), "{stdout}");
     assert!(stdout.contains("Nothing is left behind."), "{stdout}");
     let pid = out_pid(&stdout);
-    let netns = String::from_utf8_lossy(
-        &Command::new("ip")
-            .args(["netns", "list"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .into_owned();
-    assert!(!netns.contains(&format!("iked-demo-{pid}-")), "{netns}");
-    assert!(!std::path::Path::new(&format!("/tmp/iked-demo-{pid}")).exists());
+    assert_nothing_left(&pid.to_string());
 }
 
 /// The demo's pid, from the namespace names it printed.
@@ -95,14 +86,13 @@ fn ctrl_c_in_the_middle_cleans_up() {
     assert!(!status.success(), "interrupted, so not a success:\n{seen}");
     assert!(seen.contains("interrupted (Ctrl-C)"), "{seen}");
     assert!(seen.contains("deleting the namespaces"), "{seen}");
-    let netns = String::from_utf8_lossy(
-        &Command::new("ip")
-            .args(["netns", "list"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .into_owned();
+    assert_nothing_left(&pid.to_string());
+}
+
+/// The demo run `pid` left no namespace and no directory behind.
+fn assert_nothing_left(pid: &str) {
+    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let netns = String::from_utf8_lossy(&out.stdout);
     assert!(!netns.contains(&format!("iked-demo-{pid}-")), "{netns}");
     assert!(!std::path::Path::new(&format!("/tmp/iked-demo-{pid}")).exists());
 }
