@@ -449,7 +449,7 @@ impl Engine {
         // The message authenticated: the peer is alive, and follow it if its address
         // changed (NAT).
         sa.heard_from(now);
-        if nat_t && (local, remote) != (sa_local, sa_remote) {
+        if self.follows(nat_t, (local, remote), (sa_local, sa_remote)) {
             sa.local = local;
             sa.remote = remote;
         }
@@ -537,7 +537,7 @@ impl Engine {
                 self.send(sa_local, sa_remote, &message);
                 self.stats.phase2_started += 1;
                 // Where the SA pair will run: the peer's new address if it moved (NAT).
-                let (l, r) = if nat_t {
+                let (l, r) = if self.follows(nat_t, (local, remote), (sa_local, sa_remote)) {
                     (local, remote)
                 } else {
                     (sa_local, sa_remote)
@@ -557,7 +557,7 @@ impl Engine {
                         inbound,
                     },
                 );
-                if nat_t && (local, remote) != (sa_local, sa_remote) {
+                if self.follows(nat_t, (local, remote), (sa_local, sa_remote)) {
                     sa.local = local;
                     sa.remote = remote;
                 }
@@ -803,6 +803,22 @@ impl Engine {
             s.children.remove(&id);
         }
         self.check_session(c.peer, DownReason::NoSasLeft);
+    }
+}
+
+impl Engine {
+    /// Whether an authenticated quick-mode message that came to and from `from` (local,
+    /// remote) moves the ISAKMP SA (and the SAs it makes) from `current`: only behind a NAT,
+    /// and only to the NAT-T port. Once floated, IKE stays on 4500 (RFC 3947 §4); a peer that still sends a
+    /// message to 500 (strongSwan does, for a quick mode after main mode floated) must not pull
+    /// the SA and its ESP-in-UDP ports back.
+    fn follows(
+        &self,
+        nat_t: bool,
+        from: (SocketAddr, SocketAddr),
+        current: (SocketAddr, SocketAddr),
+    ) -> bool {
+        nat_t && from != current && from.0.port() == self.options.nat_t_port
     }
 }
 
