@@ -246,8 +246,9 @@ async fn demo(c: &Cleanup) -> Result<(), String> {
     let secret = random_secret()?;
     say(
         "Writing one iked configuration per side: the other side as [[peer]] with a fresh \
-         random pre-shared key, a [[proposal]] (AES-128-GCM, PFS with ecp256) and a [[policy]] \
-         that encrypts LAN-to-LAN traffic in tunnel mode.",
+         random pre-shared key (phase 1: AES-256, SHA-256, ECP-256), a [[proposal]] \
+         (AES-128-GCM, PFS with ecp256) and a [[policy]] that encrypts LAN-to-LAN traffic in \
+         tunnel mode.",
     );
     for (side, other) in [(&LEFT, &RIGHT), (&RIGHT, &LEFT)] {
         let text = config_text(c, side, other, &secret);
@@ -337,6 +338,9 @@ control-socket = "{sock}"
 name = "{peer}"
 address = "{peer_wan}"
 secret = "{secret}"
+enc-algorithm = ["aes-256"]
+hash-algorithm = ["sha256"]
+dh-group = ["ecp256"]
 
 [[proposal]]
 name = "demo"
