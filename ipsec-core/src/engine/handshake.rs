@@ -192,6 +192,13 @@ impl Engine {
                 if float {
                     self.float(sa);
                 }
+                if sa.role == Role::Responder {
+                    // The message authenticated: answer where it came from. A main-mode
+                    // initiator behind a NAT floated to 4500 for MM5 (RFC 3947 §4); MM6 from
+                    // 500 would pull it back, and its ESP-in-UDP with it.
+                    sa.local = local;
+                    sa.remote = remote;
+                }
                 sa.flight = message.map(|m| {
                     self.send(sa.local, sa.remote, &m);
                     Flight::last(m, d, now, &self.options)
