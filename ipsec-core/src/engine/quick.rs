@@ -809,9 +809,8 @@ impl Engine {
 impl Engine {
     /// Whether an authenticated quick-mode message that came to and from `from` (local,
     /// remote) moves the ISAKMP SA (and the SAs it makes) from `current`: only behind a NAT,
-    /// and only to the NAT-T port. Once floated, IKE stays on 4500 (RFC 3947 §4); a peer that still sends a
-    /// message to 500 (strongSwan does, for a quick mode after main mode floated) must not pull
-    /// the SA and its ESP-in-UDP ports back.
+    /// and only to the NAT-T port. Once floated, IKE stays on 4500 (RFC 3947 §4); a stray
+    /// message to 500 must not pull the SA and its ESP-in-UDP ports back.
     fn follows(
         &self,
         nat_t: bool,
