@@ -34,6 +34,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# No incremental caches: CI builds once, and they double the target directory's size.
+export CARGO_INCREMENTAL=0
+step "disk space before the build"
+df -h . || true
+
 step "cargo fmt --check"
 cargo fmt --all --check
 
@@ -48,5 +53,9 @@ if [ "${SKIP_FUZZ:-0}" != 1 ]; then
     step "bounded fuzz run (${FUZZ_SECONDS:-60} s per target)"
     bash fuzz/run.sh "${FUZZ_SECONDS:-60}"
 fi
+
+step "disk space after the tests"
+df -h . || true
+du -sh target fuzz/target 2>/dev/null || true
 
 step "all tests passed"
