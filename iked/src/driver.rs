@@ -385,6 +385,31 @@ mod wired {
                     remote,
                     reason,
                 } => DriverEvent::Warn(format!("datagram {remote} -> {local} rejected: {reason}")),
+                // iked checks XAuth users against its [[user]] table (xauth_external is off).
+                Event::XauthVerify { user, remote, .. } => DriverEvent::Warn(format!(
+                    "XAuth check for {user:?} from {remote} asked of the driver; ignored"
+                )),
+                Event::UserAuthenticated { peer, user } => DriverEvent::Info(format!(
+                    "XAuth user {user:?} authenticated (peer {:?})",
+                    self.name(peer).unwrap_or_default()
+                )),
+                Event::AddressAssigned {
+                    peer,
+                    user,
+                    address,
+                } => DriverEvent::Info(format!(
+                    "mode-config: {address} for {} (peer {:?})",
+                    user.as_deref().unwrap_or("the peer"),
+                    self.name(peer).unwrap_or_default()
+                )),
+                Event::ModeConfigReceived { peer, config } => DriverEvent::Info(format!(
+                    "mode-config from peer {:?}: address {:?}/{:?}, DNS {:?}, split-include {:?}",
+                    self.name(peer).unwrap_or_default(),
+                    config.address,
+                    config.prefix_len,
+                    config.dns,
+                    config.split_include
+                )),
             })
         }
     }

@@ -263,6 +263,43 @@ pub enum Event {
         /// Why.
         reason: Reject,
     },
+    /// XAuth server with [`EngineOptions::xauth_external`](super::EngineOptions): check these
+    /// credentials and answer with [`Engine::xauth_verdict`](super::Engine::xauth_verdict).
+    XauthVerify {
+        /// What to answer to.
+        request: super::XauthRequest,
+        /// The peer.
+        peer: PeerId,
+        /// The user name the client sent.
+        user: String,
+        /// The password it sent (a trailing NUL removed).
+        password: crate::crypto::Secret,
+        /// The client's public address and port (RADIUS Calling-Station-Id).
+        remote: SocketAddr,
+    },
+    /// XAuth server: a user authenticated.
+    UserAuthenticated {
+        /// The peer.
+        peer: PeerId,
+        /// The XAuth user name.
+        user: String,
+    },
+    /// Mode-config server: the peer got this virtual address (its quick modes must use it).
+    AddressAssigned {
+        /// The peer.
+        peer: PeerId,
+        /// The XAuth user, if any.
+        user: Option<String>,
+        /// The address.
+        address: IpAddr,
+    },
+    /// Mode-config client: the server's configuration, to apply (address, routes, DNS).
+    ModeConfigReceived {
+        /// The peer (the server).
+        peer: PeerId,
+        /// What it sent.
+        config: Box<super::ReceivedConfig>,
+    },
     /// A datagram was rejected (also counted in [`Stats`](super::Stats)). Bounded by
     /// [`EngineOptions::max_queued_rejections`](super::EngineOptions::max_queued_rejections).
     Rejected {

@@ -30,6 +30,7 @@ impl Engine {
             }
             ExchangeType::QuickMode => self.on_quick_mode(now, local, remote, msg),
             ExchangeType::Informational => self.on_informational(now, local, remote, msg),
+            ExchangeType::Transaction => self.on_transaction(now, local, remote, msg),
             _ => self.reject(local, remote, Reject::UnexpectedExchange),
         }
     }
@@ -515,6 +516,7 @@ impl Engine {
             keepalive_at,
             replaced: false,
             dpd,
+            stage: super::transaction::ConfigStage::none(),
         }));
         let spi = sa.spi();
         let (l, r) = (sa.local, sa.remote);
@@ -542,16 +544,8 @@ impl Engine {
         {
             self.remove_ike(now, old, true);
         }
-        let pending = self
-            .peers
-            .get_mut(&pid)
-            .map(|s| std::mem::take(&mut s.pending))
-            .unwrap_or_default();
-        for request in pending {
-            if let Err(reason) = self.start_quick_mode(now, id, request.clone()) {
-                self.quick_failed(now, pid, r, &request, reason);
-            }
-        }
+        // XAuth and mode-config first, if configured; then the quick modes waiting.
+        self.begin_config_stage(now, id);
     }
 
     /// The session of a peer that authenticated as responder.
@@ -660,7 +654,8 @@ impl Engine {
                         unfinished.push(request)
                     }
                     super::ike::Exchange::QuickResponder { inbound, .. } => self.take_back(inbound),
-                    super::ike::Exchange::Done { .. } => {}
+                    super::ike::Exchange::Done { .. }
+                    | super::ike::Exchange::Transaction { .. } => {}
                 }
             }
             if let Some(pid) = sa.peer {

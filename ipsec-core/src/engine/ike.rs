@@ -110,6 +110,12 @@ pub(crate) enum Exchange {
         /// How to take the inbound SA back should QM3 never come.
         inbound: Option<super::event::DeleteSa>,
     },
+    /// A transaction exchange we started (XAuth or mode-config), waiting for its answer.
+    Transaction {
+        kind: super::transaction::TxKind,
+        identifier: u16,
+        flight: Flight,
+    },
     /// A finished exchange, kept until `expires` to recognise (and answer) retransmissions.
     Done {
         answers: Digest,
@@ -124,16 +130,16 @@ impl Exchange {
         match self {
             Exchange::QuickInitiator { qm, .. } => Some(qm.our_spi()),
             Exchange::QuickResponder { qm, .. } => Some(qm.our_spi()),
-            Exchange::Done { .. } => None,
+            Exchange::Done { .. } | Exchange::Transaction { .. } => None,
         }
     }
 
     /// When this exchange needs attention.
     pub fn deadline(&self) -> Instant {
         match self {
-            Exchange::QuickInitiator { flight, .. } | Exchange::QuickResponder { flight, .. } => {
-                flight.next_at
-            }
+            Exchange::QuickInitiator { flight, .. }
+            | Exchange::QuickResponder { flight, .. }
+            | Exchange::Transaction { flight, .. } => flight.next_at,
             Exchange::Done { expires, .. } => *expires,
         }
     }
@@ -159,6 +165,8 @@ pub(crate) struct Established {
     pub replaced: bool,
     /// Dead peer detection, when configured and the peer announced it.
     pub dpd: Option<DpdProbe>,
+    /// XAuth and mode-config, before quick mode.
+    pub stage: super::transaction::ConfigStage,
 }
 
 /// Dead peer detection (RFC 3706) on one ISAKMP SA: after `interval` without a word from
@@ -279,6 +287,7 @@ impl IkeSa {
                 add(Some(e.expires_at));
                 add(e.keepalive_at);
                 add(e.dpd.as_ref().map(|d| d.next_at));
+                add(e.stage.deadline);
                 add(e.exchanges.values().map(Exchange::deadline).min());
             }
         }

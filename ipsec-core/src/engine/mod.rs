@@ -104,12 +104,16 @@ mod event;
 mod handshake;
 mod ike;
 mod informational;
+mod lease;
+mod mode_config;
 mod options;
 mod peer;
 mod quick;
 mod spi;
 mod stats;
 mod timers;
+mod transaction;
+mod xauth;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -128,9 +132,11 @@ pub use event::{
     PolicyId, SaLifetime, TrafficSelector, Transmit, TsAddr, UdpEncap,
 };
 pub use ike::Role;
+pub use mode_config::ReceivedConfig;
 pub use options::EngineOptions;
 pub use spi::{RandomSpis, SpiAllocator};
 pub use stats::{Reject, Stats};
+pub use xauth::{XauthRequest, XauthVerdict};
 
 use child::{ChildId, ChildSa};
 use ike::{IkeId, IkeSa};
@@ -232,6 +238,7 @@ pub struct Engine {
     stats: Stats,
     credentials: Arc<Credentials>,
     wall_clock: Option<WallClock>,
+    leases: lease::Leases,
 }
 
 impl std::fmt::Debug for Engine {
@@ -273,6 +280,7 @@ impl Engine {
             stats: Stats::default(),
             credentials: Arc::new(Credentials::default()),
             wall_clock: None,
+            leases: lease::Leases::default(),
         }
     }
 
@@ -543,6 +551,7 @@ impl Engine {
         }
         // The session goes first, so that removing its SAs reports nothing on its own.
         let up = self.peers.remove(&peer).is_some_and(|s| s.up);
+        self.leases.release(peer);
         for c in children {
             self.remove_child(now, c, why, false);
         }
@@ -748,7 +757,10 @@ impl Engine {
     fn check_session(&mut self, pid: PeerId, reason: DownReason) {
         if self.peers.get(&pid).is_some_and(PeerSession::is_empty)
             && let Some(s) = self.peers.remove(&pid)
-            && s.up
+            && {
+                self.leases.release(pid);
+                s.up
+            }
         {
             self.events.push_back(Event::PeerDown { peer: pid, reason });
         }

@@ -46,6 +46,20 @@ pub struct EngineOptions {
     /// Most [`Event::Rejected`](super::Event::Rejected) events queued at once; further
     /// rejections are only counted.
     pub max_queued_rejections: usize,
+    /// XAuth server: credentials are checked by the driver ([`Event::XauthVerify`] and
+    /// [`Engine::xauth_verdict`]) instead of against the `[[user]]` table.
+    ///
+    /// [`Event::XauthVerify`]: super::Event::XauthVerify
+    /// [`Engine::xauth_verdict`]: super::Engine::xauth_verdict
+    pub xauth_external: bool,
+    /// XAuth server: attempts a client gets before XAUTH-STATUS FAIL.
+    pub xauth_tries: u32,
+    /// How long XAuth and mode-config may take after phase 1 (a client waiting for an XAuth
+    /// server that never asks gives up then).
+    pub config_stage_timeout: Duration,
+    /// DNS servers a mode-config responder with `system-dns` hands out (the driver reads
+    /// the host's resolvers).
+    pub system_dns: Vec<std::net::IpAddr>,
 }
 
 impl Default for EngineOptions {
@@ -65,6 +79,10 @@ impl Default for EngineOptions {
             nat_keepalive: Some(Duration::from_secs(20)),
             force_udp_encapsulation: false,
             max_queued_rejections: 256,
+            xauth_external: false,
+            xauth_tries: 3,
+            config_stage_timeout: Duration::from_secs(60),
+            system_dns: Vec::new(),
         }
     }
 }

@@ -101,9 +101,16 @@ impl Engine {
             return Ok(());
         }
         if let Some(ike) = self.current_ike(pid) {
-            return self
-                .start_quick_mode(now, ike, request)
-                .map_err(EngineError::Internal);
+            if self.stage(ike).is_some_and(|s| s.ready()) {
+                return self
+                    .start_quick_mode(now, ike, request)
+                    .map_err(EngineError::Internal);
+            }
+            // XAuth or mode-config is still under way: the quick mode waits for it.
+            if let Some(s) = self.peers.get_mut(&pid) {
+                s.pending.push(request);
+            }
+            return Ok(());
         }
         if let Some(s) = self.peers.get_mut(&pid) {
             s.pending.push(request);
@@ -174,8 +181,15 @@ impl Engine {
         &mut self,
         now: Instant,
         sa: &mut IkeSa,
-        request: ChildRequest,
+        mut request: ChildRequest,
     ) -> Result<(), Reject> {
+        // A mode-config client's traffic leaves from its virtual address.
+        if let Some(e) = sa.established()
+            && !e.stage.server
+            && let Some(vip) = e.stage.address
+        {
+            request.selector.local = TsAddr::Prefix(crate::config::IpPrefix::host(vip));
+        }
         let mid = self.new_message_id(sa)?;
         let cookies = (sa.cky_i, sa.cky_r);
         let rng = Arc::clone(&self.rng);
@@ -434,6 +448,11 @@ impl Engine {
                 );
                 return QmOutcome::Nothing;
             }
+            Some(x @ Exchange::Transaction { .. }) => {
+                e.exchanges.insert(mid, x);
+                self.reject(local, remote, Reject::UnexpectedMessage);
+                return QmOutcome::Nothing;
+            }
             None => {
                 if e.recent_informational.contains(&mid) {
                     self.stats.duplicates += 1;
@@ -473,6 +492,12 @@ impl Engine {
         let Some(e) = sa.established() else {
             return QmOutcome::Nothing;
         };
+        if !e.stage.ready() {
+            // draft-beaulieu-ike-xauth-02 §4: no quick mode before the user authenticated.
+            self.reject(local, remote, Reject::XauthPending);
+            return QmOutcome::Nothing;
+        }
+        let assigned = e.stage.address.filter(|_| e.stage.server);
         let first = match quick_mode::read_first(&e.sa, msg) {
             Ok(f) => f,
             Err(f) => {
@@ -491,7 +516,9 @@ impl Engine {
             self.reject(local, remote, Reject::NoPeerConfig);
             return QmOutcome::Nothing;
         };
-        let request = match responder_request(&config, peer, sa_local, sa_remote, &first) {
+        let request = match responder_request(&config, peer, sa_local, sa_remote, &first)
+            .and_then(|r| uses_assigned_address(r, assigned))
+        {
             Ok(r) => r,
             Err(reason) => {
                 self.reject(local, remote, reason);
@@ -822,7 +849,7 @@ impl Engine {
 }
 
 /// Exchanges still running (finished ones kept for retransmissions do not count).
-fn active_exchanges(e: &super::ike::Established) -> usize {
+pub(super) fn active_exchanges(e: &super::ike::Established) -> usize {
     e.exchanges
         .values()
         .filter(|x| !matches!(x, Exchange::Done { .. }))
@@ -860,6 +887,24 @@ enum QmOutcome {
 /// The responder's choice of policy for a proposed selector: the first installed `encrypt`
 /// policy (highest priority first) that covers it, for this peer's address and the proposed
 /// mode; else, with `generate-policy`, a template of the peer's policy group.
+/// A peer that got a virtual address from us may only ask for generated policies to that
+/// address: its remote selector must be the address itself.
+fn uses_assigned_address(
+    request: ChildRequest,
+    assigned: Option<std::net::IpAddr>,
+) -> Result<ChildRequest, Reject> {
+    match assigned {
+        Some(vip)
+            if request.policy.is_none()
+                && request.selector.remote
+                    != TsAddr::Prefix(crate::config::IpPrefix::host(vip)) =>
+        {
+            Err(Reject::NoPolicy)
+        }
+        _ => Ok(request),
+    }
+}
+
 fn responder_request(
     config: &Snapshot,
     peer: &Peer,

@@ -110,6 +110,19 @@ pub enum Reject {
     /// The peer's SIG payload does not verify with its certificate's key.
     #[error("invalid signature")]
     InvalidSignature,
+    /// A quick mode or mode-config request before XAuth finished.
+    #[error("XAuth not finished")]
+    XauthPending,
+    /// XAuth refused the user (or, as client, we have no credentials or were refused).
+    #[error("XAuth failed")]
+    XauthFailed,
+    /// Mode-config: no address to assign (pool exhausted) or none received.
+    #[error("no virtual address")]
+    NoAddress,
+    /// Mode-config asked of a peer without a responder mode-config, or pushed to one that
+    /// did not ask.
+    #[error("no mode-config for the peer")]
+    NoModeConfig,
 }
 
 impl From<crate::pki::PkiError> for Reject {
@@ -214,6 +227,12 @@ pub struct Stats {
     pub dead_peers: u64,
     /// Rejections beyond the event queue's bound (counted, not reported as events).
     pub rejections_unreported: u64,
+    /// XAuth logins accepted (server) or confirmed (client).
+    pub xauth_succeeded: u64,
+    /// XAuth attempts refused.
+    pub xauth_failed: u64,
+    /// Mode-config addresses handed out.
+    pub addresses_assigned: u64,
     rejected: BTreeMap<Reject, u64>,
 }
 

@@ -76,6 +76,7 @@ impl Engine {
         let mut expired = false;
         let mut keepalive = false;
         let mut dpd = Dpd::Quiet;
+        let mut stage_failed = false;
         // Only the newest ISAKMP SA with a peer probes: an older one the peer may already
         // have deleted (its Delete lost) would get no answer and condemn a live peer.
         let newest = match (pid, sa.established()) {
@@ -99,7 +100,8 @@ impl Engine {
                         e.sa.iv.forget(mid);
                     }
                     Exchange::QuickInitiator { flight, .. }
-                    | Exchange::QuickResponder { flight, .. } => {
+                    | Exchange::QuickResponder { flight, .. }
+                    | Exchange::Transaction { flight, .. } => {
                         if flight.exhausted(&self.options) {
                             if let Some(x) = e.exchanges.remove(&mid) {
                                 e.sa.iv.forget(mid);
@@ -114,6 +116,7 @@ impl Engine {
                                         self.stats.phase2_failed += 1;
                                         self.take_back(inbound);
                                     }
+                                    Exchange::Transaction { .. } => stage_failed = true,
                                     Exchange::Done { .. } => {}
                                 }
                             }
@@ -126,6 +129,10 @@ impl Engine {
                         }
                     }
                 }
+            }
+            if e.stage.deadline.is_some_and(|t| t <= now) {
+                e.stage.deadline = None;
+                stage_failed = true;
             }
             if e.keepalive_at.is_some_and(|t| t <= now) {
                 keepalive = true;
@@ -179,6 +186,10 @@ impl Engine {
                 // Phase 1 is re-established before it ends; IPsec SAs carry on meanwhile.
                 let _ = self.connect(now, pid, Some(id));
             }
+        }
+        if stage_failed && !expired {
+            // XAuth or mode-config got no answer: the SA is of no use.
+            return self.config_stage_failed(now, id, Reject::Timeout);
         }
         if expired {
             self.remove_ike(now, id, true);

@@ -1,9 +1,13 @@
 //! Phase-1 authentication: the seam where authentication methods plug in.
 //!
-//! Pre-shared keys and RSA signatures with X.509 certificates are implemented. The XAuth and
-//! hybrid variants are recognised and refused with [`Reject::UnsupportedAuth`]: a configured
-//! peer with such a method never negotiates, as initiator (`Engine::initiate` fails) or as
-//! responder (its transforms are not offered, so a proposal for it finds no match).
+//! Pre-shared keys, pre-shared keys followed by XAuth, and RSA signatures with X.509
+//! certificates are implemented. XAuth changes nothing in phase 1 itself but the
+//! Authentication Method attribute (XAUTHInitPreShared, 65001: draft-beaulieu-ike-xauth-02
+//! §7.2); the user is authenticated afterwards in a transaction exchange (the engine's
+//! `transaction` module). The hybrid variant is recognised and refused with
+//! [`Reject::UnsupportedAuth`]: a configured peer with it never negotiates, as initiator
+//! (`Engine::initiate` fails) or as responder (its transforms are not offered, so a proposal
+//! for it finds no match).
 //!
 //! RSA signatures (RFC 2409 §5.1): SKEYID = prf(Ni_b | Nr_b, g^xy); we prove our identity
 //! with a SIG payload over HASH_I/HASH_R made by the driver-provided
@@ -43,8 +47,9 @@ pub(crate) enum Authenticator {
     PreSharedKey(Secret),
     /// RSA signatures with certificates (RFC 2409 §5.1).
     RsaSignature(RsaCredentials),
-    /// Pre-shared key followed by XAuth: not implemented yet.
-    PreSharedKeyXauth,
+    /// A pre-shared key (phase 1 exactly as [`Authenticator::PreSharedKey`]) followed by
+    /// XAuth.
+    PreSharedKeyXauth(Secret),
     /// Hybrid RSA with XAuth: not implemented yet.
     RsaSignatureHybrid,
     /// A pre-shared-key peer without a secret (validation prevents it): never authenticates.
@@ -92,7 +97,10 @@ impl Authenticator {
                 verifier: credentials.verifier(&peer.name).cloned(),
                 ignore_id: matches!(peer.remote_id, RemoteId::Ignore),
             }),
-            (config::AuthMethod::PreSharedKeyXauth, _) => Authenticator::PreSharedKeyXauth,
+            (config::AuthMethod::PreSharedKeyXauth, Some(psk)) => {
+                Authenticator::PreSharedKeyXauth(psk.clone())
+            }
+            (config::AuthMethod::PreSharedKeyXauth, None) => Authenticator::NoSecret,
             (config::AuthMethod::RsaSignatureHybrid, _) => Authenticator::RsaSignatureHybrid,
         }
     }
@@ -102,7 +110,7 @@ impl Authenticator {
         match self {
             Authenticator::PreSharedKey(_) => "pre-shared-key",
             Authenticator::RsaSignature(_) => "rsa-signature",
-            Authenticator::PreSharedKeyXauth => "pre-shared-key-xauth",
+            Authenticator::PreSharedKeyXauth(_) => "pre-shared-key-xauth",
             Authenticator::RsaSignatureHybrid => "rsa-signature-hybrid",
             Authenticator::NoSecret => "pre-shared-key without a secret",
         }
@@ -112,7 +120,9 @@ impl Authenticator {
     pub fn is_supported(&self) -> bool {
         matches!(
             self,
-            Authenticator::PreSharedKey(_) | Authenticator::RsaSignature(_)
+            Authenticator::PreSharedKey(_)
+                | Authenticator::PreSharedKeyXauth(_)
+                | Authenticator::RsaSignature(_)
         )
     }
 
@@ -135,7 +145,7 @@ impl Authenticator {
         match self {
             Authenticator::PreSharedKey(_) | Authenticator::NoSecret => AuthMethod::PreSharedKey,
             Authenticator::RsaSignature(_) => AuthMethod::RsaSignatures,
-            Authenticator::PreSharedKeyXauth => AuthMethod::XauthInitPreShared,
+            Authenticator::PreSharedKeyXauth(_) => AuthMethod::XauthInitPreShared,
             Authenticator::RsaSignatureHybrid => AuthMethod::HybridInitRsa,
         }
     }
@@ -143,7 +153,9 @@ impl Authenticator {
     /// The input to SKEYID (RFC 2409 §5).
     pub fn skeyid_input(&self) -> Result<Phase1Auth<'_>, Reject> {
         match self {
-            Authenticator::PreSharedKey(psk) => Ok(Phase1Auth::PreSharedKey(psk)),
+            Authenticator::PreSharedKey(psk) | Authenticator::PreSharedKeyXauth(psk) => {
+                Ok(Phase1Auth::PreSharedKey(psk))
+            }
             Authenticator::RsaSignature(_) => Ok(Phase1Auth::Signature),
             _ => Err(Reject::UnsupportedAuth),
         }
@@ -153,7 +165,9 @@ impl Authenticator {
     /// HASH payload; with signatures, our certificates and a signature of the hash.
     pub fn prove(&self, hash: Vec<u8>) -> Result<Proof, Reject> {
         match self {
-            Authenticator::PreSharedKey(_) => Ok(Proof::Hash(hash)),
+            Authenticator::PreSharedKey(_) | Authenticator::PreSharedKeyXauth(_) => {
+                Ok(Proof::Hash(hash))
+            }
             Authenticator::RsaSignature(c) => {
                 let signer = c.signer.as_ref().ok_or(Reject::NoCredentials)?;
                 let sig = signer.sign(&hash)?;
@@ -193,11 +207,13 @@ impl Authenticator {
         now: Option<UnixTime>,
     ) -> Result<(), Reject> {
         match self {
-            Authenticator::PreSharedKey(_) => match proof.hash {
-                Some(h) if ct_eq(expected, h) => Ok(()),
-                Some(_) => Err(Reject::AuthenticationFailed),
-                None => Err(Reject::MissingPayload("HASH")),
-            },
+            Authenticator::PreSharedKey(_) | Authenticator::PreSharedKeyXauth(_) => {
+                match proof.hash {
+                    Some(h) if ct_eq(expected, h) => Ok(()),
+                    Some(_) => Err(Reject::AuthenticationFailed),
+                    None => Err(Reject::MissingPayload("HASH")),
+                }
+            }
             Authenticator::RsaSignature(c) => {
                 let verifier = c.verifier.as_ref().ok_or(Reject::NoCredentials)?;
                 let sig = proof.sig.ok_or(Reject::MissingPayload("SIG"))?;
@@ -222,7 +238,10 @@ impl Authenticator {
     /// useless): equal pre-shared keys, or both signatures.
     pub fn same_key(&self, other: &Authenticator) -> bool {
         match (self, other) {
-            (Authenticator::PreSharedKey(a), Authenticator::PreSharedKey(b)) => a == b,
+            (
+                Authenticator::PreSharedKey(a) | Authenticator::PreSharedKeyXauth(a),
+                Authenticator::PreSharedKey(b) | Authenticator::PreSharedKeyXauth(b),
+            ) => a == b,
             (Authenticator::RsaSignature(_), Authenticator::RsaSignature(_)) => true,
             _ => false,
         }

@@ -1,0 +1,344 @@
+//! Mode-config (draft-dukes-ike-mode-cfg-02): the client's virtual address, DNS servers and
+//! split networks, over transaction exchanges.
+//!
+//! Server (`passive` peer whose `mode-config` is a responder one): answers a client's REQUEST
+//! ("pull", what iOS, Android, macOS and strongSwan do) with what it asked for among the
+//! address (the user's `[[user]]` address, the XAuth verdict's, or a lease from the pool:
+//! the same user gets the same address again), netmask (`address-prefix-length`), DNS
+//! servers, Cisco Unity split-include (the 14-byte form), save-password (no) and the
+//! application version. The address is reported with [`Event::AddressAssigned`], and quick
+//! modes from the client must then use it as their remote selector.
+//!
+//! Client (a peer with `mode-config = request-only` or a non-responder `[[mode-config]]`):
+//! after XAuth (or phase 1 without it) it asks for its address, accepts a pushed SET too,
+//! reports what it got with [`Event::ModeConfigReceived`] (the driver applies it) and uses
+//! the address as the local selector of its quick modes.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Instant;
+
+use crate::config::{DnsServers, IpPrefix, ModeConfigRef};
+use crate::wire::{
+    CfgType, ConfigAttribute, ConfigAttributeType as T, ConfigValue, UnitySplitNetwork,
+};
+
+use super::event::Event;
+use super::ike::IkeId;
+use super::transaction::{Asked, Attributes, CfgState, TxKind, XauthState};
+use super::{Engine, Reject};
+
+/// What a mode-config client received.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReceivedConfig {
+    /// The virtual address.
+    pub address: Option<IpAddr>,
+    /// Its prefix length (from INTERNAL_IP4_NETMASK or the IPv6 address attribute).
+    pub prefix_len: Option<u8>,
+    /// DNS servers.
+    pub dns: Vec<IpAddr>,
+    /// Networks to send through the tunnel (Cisco Unity split-include); empty for all.
+    pub split_include: Vec<IpPrefix>,
+    /// Default DNS domain (Cisco Unity).
+    pub default_domain: Option<String>,
+    /// Login banner (Cisco Unity).
+    pub banner: Option<String>,
+}
+
+/// What a client asks for (the attributes of a pull REQUEST).
+const REQUESTED: [T; 6] = [
+    T::InternalIp4Address,
+    T::InternalIp4Netmask,
+    T::InternalIp4Dns,
+    T::UnitySplitInclude,
+    T::UnityDefDomain,
+    T::UnityBanner,
+];
+
+impl Engine {
+    /// Whether we are a mode-config client of the peer of `id`.
+    pub(super) fn wants_mode_config(&self, id: IkeId) -> bool {
+        let Some(name) = self
+            .ike
+            .get(&id)
+            .and_then(|sa| sa.established())
+            .map(|e| &e.sa.peer_name)
+        else {
+            return false;
+        };
+        let Some(peer) = self.config.peer(name) else {
+            return false;
+        };
+        !peer.passive
+            && match &peer.mode_config {
+                ModeConfigRef::None => false,
+                ModeConfigRef::RequestOnly => true,
+                ModeConfigRef::Named(n) => self.config.mode_config(n).is_some_and(|m| !m.responder),
+            }
+    }
+
+    /// Client: asks for an address and the rest.
+    pub(super) fn request_mode_config(&mut self, now: Instant, id: IkeId) {
+        let attrs: Vec<ConfigAttribute<'_>> = REQUESTED
+            .iter()
+            .map(|&ty| ConfigAttribute {
+                ty,
+                value: ConfigValue::Empty,
+            })
+            .collect();
+        if let Some(stage) = self.stage_mut(id) {
+            stage.cfg = CfgState::Requested;
+        }
+        if let Err(reason) =
+            self.start_transaction(now, id, TxKind::CfgRequest, CfgType::Request, &attrs)
+        {
+            self.config_stage_failed(now, id, reason);
+        }
+    }
+
+    /// Server: a client's REQUEST (pull).
+    pub(super) fn mode_config_request(
+        &mut self,
+        now: Instant,
+        id: IkeId,
+        asked: Asked,
+        attrs: Attributes,
+    ) -> Result<(), Reject> {
+        let sa = self.ike.get(&id).ok_or(Reject::UnknownSa)?;
+        let e = sa.established().ok_or(Reject::UnexpectedMessage)?;
+        if !matches!(e.stage.xauth, XauthState::NotUsed | XauthState::Succeeded) {
+            return Err(Reject::XauthPending);
+        }
+        let pid = sa.peer.ok_or(Reject::UnknownSa)?;
+        let config = std::sync::Arc::clone(&self.config);
+        let peer = config.peer(&e.sa.peer_name).ok_or(Reject::NoPeerConfig)?;
+        let ModeConfigRef::Named(name) = &peer.mode_config else {
+            return Err(Reject::NoModeConfig);
+        };
+        let mc = config
+            .mode_config(name)
+            .filter(|m| m.responder)
+            .ok_or(Reject::NoModeConfig)?;
+        // The lease's owner: the XAuth user, else the peer's identity, else its address.
+        let owner = match (&e.stage.user, &e.sa.remote_id) {
+            (Some(u), _) => format!("user:{u}"),
+            (None, Some(id)) => format!("id:{id:?}"),
+            (None, None) => format!("addr:{}", sa.remote.ip()),
+        };
+        let fixed = e.stage.granted.or_else(|| {
+            e.stage
+                .user
+                .as_deref()
+                .and_then(|u| config.user(u))
+                .and_then(|u| u.address)
+        });
+        let user = e.stage.user.clone();
+        let pool = mc.address_pool.as_deref().and_then(|p| config.ip_pool(p));
+        let address = match e.stage.address {
+            Some(a) => a,
+            None => self
+                .leases
+                .acquire(&owner, fixed, pool, pid)
+                .ok_or(Reject::NoAddress)?,
+        };
+        let mut reply = Vec::new();
+        let wants = |ty| attrs.list.iter().any(|a| a.ty == ty);
+        let dns: Vec<IpAddr> = match &mc.dns {
+            DnsServers::Static(list) => list.clone(),
+            DnsServers::System => self.options.system_dns.clone(),
+            DnsServers::None => Vec::new(),
+        };
+        match address {
+            IpAddr::V4(a) => {
+                reply.push(attr(T::InternalIp4Address, ConfigValue::Ipv4(a)));
+                if wants(T::InternalIp4Netmask) {
+                    let mask = Ipv4Addr::from(mask_of(mc.address_prefix_length.min(32)));
+                    reply.push(attr(T::InternalIp4Netmask, ConfigValue::Ipv4(mask)));
+                }
+            }
+            IpAddr::V6(a) => reply.push(attr(
+                T::InternalIp6Address,
+                ConfigValue::Ipv6Prefix {
+                    addr: a,
+                    prefix_len: mc.address_prefix_length.min(128),
+                },
+            )),
+        }
+        for d in dns {
+            match d {
+                IpAddr::V4(d) if wants(T::InternalIp4Dns) => {
+                    reply.push(attr(T::InternalIp4Dns, ConfigValue::Ipv4(d)));
+                }
+                IpAddr::V6(d) if wants(T::InternalIp6Dns) => {
+                    reply.push(attr(T::InternalIp6Dns, ConfigValue::Ipv6(d)));
+                }
+                _ => {}
+            }
+        }
+        let split: Vec<UnitySplitNetwork> = mc
+            .split_include
+            .iter()
+            .filter_map(|p| match p.addr() {
+                IpAddr::V4(addr) => Some(UnitySplitNetwork {
+                    addr,
+                    mask: Ipv4Addr::from(mask_of(p.prefix_len())),
+                    extra: Some([0; 6]),
+                }),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        // Split-include is sent when configured even if not asked for: it is what makes a
+        // Cisco-style client route only those networks, and clients that do not know it
+        // ignore it.
+        if !split.is_empty() {
+            reply.push(attr(T::UnitySplitInclude, ConfigValue::Networks(split)));
+        }
+        if wants(T::UnitySavePasswd) {
+            reply.push(attr(T::UnitySavePasswd, ConfigValue::U16(0)));
+        }
+        if wants(T::ApplicationVersion) {
+            reply.push(attr(
+                T::ApplicationVersion,
+                ConfigValue::Bytes(b"iked".as_slice().into()),
+            ));
+        }
+        self.answer_transaction(now, id, asked, CfgType::Reply, &reply)?;
+        let fresh = self.stage(id).is_some_and(|s| s.address.is_none());
+        if let Some(stage) = self.stage_mut(id) {
+            stage.address = Some(address);
+            stage.cfg = CfgState::Done;
+        }
+        if fresh {
+            self.stats.addresses_assigned += 1;
+            self.events.push_back(Event::AddressAssigned {
+                peer: pid,
+                user,
+                address,
+            });
+        }
+        Ok(())
+    }
+
+    /// Client: the server pushed its configuration (SET); acknowledged with the types taken.
+    pub(super) fn mode_config_set(
+        &mut self,
+        now: Instant,
+        id: IkeId,
+        asked: Asked,
+        attrs: Attributes,
+    ) -> Result<(), Reject> {
+        if !self.wants_mode_config(id) {
+            return Err(Reject::NoModeConfig);
+        }
+        let ack: Vec<ConfigAttribute<'_>> = attrs
+            .list
+            .iter()
+            .map(|a| attr(a.ty, ConfigValue::Empty))
+            .collect();
+        self.answer_transaction(now, id, asked, CfgType::Ack, &ack)?;
+        self.mode_config_received(now, id, attrs, true);
+        Ok(())
+    }
+
+    /// Client: the configuration arrived (a REPLY to our pull, or a pushed SET).
+    pub(super) fn mode_config_received(
+        &mut self,
+        now: Instant,
+        id: IkeId,
+        attrs: Attributes,
+        _pushed: bool,
+    ) {
+        let got = read_config(&attrs);
+        let Some(address) = got.address else {
+            return self.config_stage_failed(now, id, Reject::NoAddress);
+        };
+        let peer = self.ike.get(&id).and_then(|sa| sa.peer);
+        let Some(stage) = self.stage_mut(id) else {
+            return;
+        };
+        stage.address = Some(address);
+        stage.cfg = CfgState::Done;
+        let ready = stage.ready();
+        if let Some(peer) = peer {
+            self.events.push_back(Event::ModeConfigReceived {
+                peer,
+                config: Box::new(got),
+            });
+        }
+        if ready {
+            self.config_stage_ready(now, id);
+        }
+    }
+}
+
+/// A typed attribute.
+fn attr(ty: T, value: ConfigValue<'static>) -> ConfigAttribute<'static> {
+    ConfigAttribute { ty, value }
+}
+
+/// The IPv4 netmask of a prefix length.
+fn mask_of(len: u8) -> u32 {
+    match len {
+        0 => 0,
+        n => u32::MAX << (32 - u32::from(n.min(32))),
+    }
+}
+
+/// The configuration in a REPLY or SET.
+fn read_config(attrs: &Attributes) -> ReceivedConfig {
+    let mut c = ReceivedConfig::default();
+    let text = |b: &[u8]| {
+        let t = String::from_utf8_lossy(b).trim_end_matches('\0').to_owned();
+        (!t.is_empty()).then_some(t)
+    };
+    for a in &attrs.list {
+        match (a.ty, &a.value) {
+            (T::InternalIp4Address, ConfigValue::Ipv4(v)) if c.address.is_none() => {
+                c.address = Some(IpAddr::V4(*v));
+            }
+            (T::InternalIp4Netmask, ConfigValue::Ipv4(m)) => {
+                let m = u32::from(*m);
+                // Only a contiguous mask is a prefix length.
+                if m.leading_ones() + m.trailing_zeros() == 32 {
+                    c.prefix_len = u8::try_from(m.leading_ones()).ok();
+                }
+            }
+            (T::InternalIp6Address, ConfigValue::Ipv6Prefix { addr, prefix_len })
+                if c.address.is_none() =>
+            {
+                c.address = Some(IpAddr::V6(*addr));
+                c.prefix_len = Some((*prefix_len).min(128));
+            }
+            (T::InternalIp4Dns, ConfigValue::Ipv4(v)) => c.dns.push(IpAddr::V4(*v)),
+            (T::InternalIp6Dns, ConfigValue::Ipv6(v)) => c.dns.push(IpAddr::V6(*v)),
+            (T::UnitySplitInclude, ConfigValue::Networks(list)) => {
+                for n in list {
+                    let m = u32::from(n.mask);
+                    if m.leading_ones() + m.trailing_zeros() == 32
+                        && let Ok(len) = u8::try_from(m.leading_ones())
+                        && let Some(p) = IpPrefix::new(IpAddr::V4(n.addr), len)
+                    {
+                        c.split_include.push(p);
+                    }
+                }
+            }
+            (T::UnityDefDomain, ConfigValue::Bytes(b)) => c.default_domain = text(b),
+            (T::UnityBanner, ConfigValue::Bytes(b)) => c.banner = text(b),
+            _ => {}
+        }
+    }
+    c.dns.truncate(16);
+    c.split_include.truncate(crate::wire::MAX_SPLIT_NETWORKS);
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks() {
+        assert_eq!(mask_of(0), 0);
+        assert_eq!(mask_of(24), 0xffff_ff00);
+        assert_eq!(mask_of(32), u32::MAX);
+    }
+}

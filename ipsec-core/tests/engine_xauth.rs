@@ -1,0 +1,301 @@
+//! Road warriors in simulation: XAuth (draft-beaulieu-ike-xauth-02) and mode-config
+//! (draft-dukes-ike-mode-cfg-02) between an iked client and an iked concentrator, main and
+//! aggressive mode: the user authenticates, gets an address from the pool (or its own), and
+//! the quick mode runs from that address through a generated policy; a wrong password is
+//! refused after the bounded attempts; the verdict may come from the driver; a returning
+//! user gets its address again.
+
+mod engine_sim;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine_sim::{A, B, Sim, established};
+use ipsec_core::config::Config;
+use ipsec_core::engine::{Direction, EngineOptions, Event, Phase, Reject, TsAddr, XauthVerdict};
+
+/// The concentrator at B: XAuth PSK road warriors with a pool and split-include.
+fn gateway(mode: &str) -> String {
+    format!(
+        r#"
+[[peer]]
+name = "rw"
+address = "0.0.0.0/0"
+auth-method = "pre-shared-key-xauth"
+exchange-mode = "{mode}"
+secret = "group secret"
+passive = true
+generate-policy = "port-strict"
+policy-group = "rw"
+mode-config = "rw-cfg"
+dh-group = ["modp2048"]
+
+[[proposal]]
+name = "p"
+enc-algorithms = ["aes-128-gcm"]
+lifetime = "1h"
+pfs-group = "none"
+
+[[policy]]
+template = true
+group = "rw"
+src-address = "10.5.8.0/24"
+dst-address = "100.64.9.0/24"
+tunnel = true
+proposal = "p"
+
+[[policy-group]]
+name = "rw"
+
+[[mode-config]]
+name = "rw-cfg"
+address-pool = "pool"
+address-prefix-length = 24
+split-include = ["10.5.8.0/24"]
+static-dns = ["10.5.8.53"]
+
+[[user]]
+name = "alice"
+password = "alice pw"
+
+[[user]]
+name = "bob"
+password = "bob pw"
+address = "100.64.9.200"
+
+[[ip-pool]]
+name = "pool"
+ranges = ["100.64.9.10-100.64.9.20"]
+"#
+    )
+}
+
+/// A client at A with user `login` and `password`, asking for an address.
+fn client(mode: &str, login: &str, password: &str) -> String {
+    format!(
+        r#"
+[[peer]]
+name = "gw"
+address = "{B}/32"
+local-address = "{A}"
+auth-method = "pre-shared-key-xauth"
+exchange-mode = "{mode}"
+secret = "group secret"
+xauth-login = "{login}"
+xauth-password = "{password}"
+mode-config = "request-only"
+dh-group = ["modp2048"]
+
+[[proposal]]
+name = "p"
+enc-algorithms = ["aes-128-gcm"]
+lifetime = "1h"
+pfs-group = "none"
+
+[[policy]]
+src-address = "0.0.0.0/0"
+dst-address = "10.5.8.0/24"
+tunnel = true
+sa-dst-address = "{B}"
+proposal = "p"
+"#
+    )
+}
+
+fn sim(mode: &str, login: &str, password: &str, gw_options: EngineOptions) -> Sim {
+    let mut sim = Sim::new(11);
+    let c = Config::from_toml_str(&client(mode, login, password), "client").unwrap();
+    let g = Config::from_toml_str(&gateway(mode), "gw").unwrap();
+    sim.add("client", A, Arc::new(c), EngineOptions::default());
+    sim.add("gw", B, Arc::new(g), gw_options);
+    sim
+}
+
+fn assigned(sim: &Sim, node: usize) -> Vec<IpAddr> {
+    sim.nodes[node]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::AddressAssigned { address, .. } => Some(*address),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// The client's inbound SA selector's local side: its virtual address.
+fn tunnel_inner_address(sim: &Sim) -> Option<TsAddr> {
+    sim.nodes[0]
+        .installed
+        .values()
+        .find(|s| s.direction == Direction::Inbound)
+        .map(|s| s.selector.local)
+}
+
+fn connect(sim: &mut Sim) -> bool {
+    let now = sim.now;
+    sim.nodes[0].engine.initiate(now, "gw").unwrap();
+    sim.run_until(Duration::from_secs(20), established)
+}
+
+#[test]
+fn xauth_and_mode_config_pull_main_and_aggressive() {
+    for mode in ["main", "aggressive"] {
+        let mut sim = sim(mode, "alice", "alice pw", EngineOptions::default());
+        assert!(connect(&mut sim), "{mode}: {:?}", sim.nodes[0].events);
+        let addr = assigned(&sim, 1);
+        assert_eq!(addr, vec![ip("100.64.9.10")], "{mode}");
+        let got = sim.nodes[0]
+            .events
+            .iter()
+            .find_map(|e| match e {
+                Event::ModeConfigReceived { config, .. } => Some(config.clone()),
+                _ => None,
+            })
+            .expect("no mode-config at the client");
+        assert_eq!(got.address, Some(ip("100.64.9.10")));
+        assert_eq!(got.prefix_len, Some(24));
+        assert_eq!(got.dns, vec![ip("10.5.8.53")]);
+        assert_eq!(got.split_include, vec!["10.5.8.0/24".parse().unwrap()]);
+        assert_eq!(
+            tunnel_inner_address(&sim),
+            Some(TsAddr::Prefix("100.64.9.10/32".parse().unwrap())),
+            "{mode}"
+        );
+        assert!(
+            sim.nodes[1]
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::UserAuthenticated { user, .. } if user == "alice"))
+        );
+        for n in &sim.nodes {
+            assert_eq!(n.engine.stats().xauth_succeeded, 1, "{}", n.name);
+            assert_eq!(
+                n.engine.stats().total_rejected(),
+                0,
+                "{}: {:?}",
+                n.name,
+                n.events
+            );
+        }
+    }
+}
+
+#[test]
+fn a_wrong_password_is_refused_after_three_attempts() {
+    let mut sim = sim("main", "alice", "guess", EngineOptions::default());
+    let now = sim.now;
+    sim.nodes[0].engine.initiate(now, "gw").unwrap();
+    sim.run_for(Duration::from_secs(30), |_| {});
+    assert!(sim.nodes[0].installed.is_empty() && sim.nodes[1].installed.is_empty());
+    assert_eq!(sim.nodes[1].engine.stats().xauth_failed, 3);
+    assert!(
+        sim.nodes[0].events.iter().any(|e| matches!(
+            e,
+            Event::NegotiationFailed {
+                phase: Phase::One,
+                reason: Reject::XauthFailed,
+                ..
+            }
+        )),
+        "{:?}",
+        sim.nodes[0].events
+    );
+    // Both sides dropped the ISAKMP SA.
+    for n in &sim.nodes {
+        assert!(
+            n.engine.isakmp_sas().is_empty(),
+            "{}: {:?}",
+            n.name,
+            n.engine.isakmp_sas()
+        );
+    }
+    assert!(assigned(&sim, 1).is_empty());
+}
+
+#[test]
+fn a_fixed_user_address_and_the_same_address_on_return() {
+    let mut sim = sim("aggressive", "bob", "bob pw", EngineOptions::default());
+    assert!(connect(&mut sim));
+    assert_eq!(assigned(&sim, 1), vec![ip("100.64.9.200")]);
+
+    let mut sim = sim_with_two_users();
+    assert!(connect(&mut sim));
+    let first = assigned(&sim, 1);
+    let now = sim.now;
+    let peer = sim.nodes[0].engine.peers()[0].0;
+    sim.nodes[0].engine.terminate(now, peer);
+    sim.run_for(Duration::from_secs(5), |_| {});
+    assert!(sim.nodes[1].installed.is_empty());
+    assert!(connect(&mut sim));
+    let both = assigned(&sim, 1);
+    assert_eq!(both.len(), 2);
+    assert_eq!(both[0], both[1], "{both:?} (first {first:?})");
+}
+
+fn sim_with_two_users() -> Sim {
+    sim("main", "alice", "alice pw", EngineOptions::default())
+}
+
+#[test]
+fn the_driver_can_give_the_verdict_and_the_address() {
+    let options = EngineOptions {
+        xauth_external: true,
+        ..EngineOptions::default()
+    };
+    let mut sim = sim("main", "carol", "from radius\\u0000", options);
+    let now = sim.now;
+    sim.nodes[0].engine.initiate(now, "gw").unwrap();
+    let asked = |s: &Sim| {
+        s.nodes[1].events.iter().find_map(|e| match e {
+            Event::XauthVerify {
+                request,
+                user,
+                password,
+                ..
+            } => Some((*request, user.clone(), password.as_bytes().to_vec())),
+            _ => None,
+        })
+    };
+    assert!(sim.run_until(Duration::from_secs(10), |s| asked(s).is_some()));
+    let (request, user, password) = asked(&sim).unwrap();
+    assert_eq!(user, "carol");
+    // The NUL that Android appends is gone.
+    assert_eq!(password, b"from radius");
+    // Nothing moves until the verdict.
+    sim.run_for(Duration::from_secs(2), |_| {});
+    assert!(sim.nodes[0].installed.is_empty());
+    let now = sim.now;
+    sim.nodes[1].engine.xauth_verdict(
+        now,
+        request,
+        XauthVerdict {
+            accept: true,
+            address: Some(ip("100.64.9.77")),
+        },
+    );
+    assert!(sim.run_until(Duration::from_secs(10), established));
+    assert_eq!(assigned(&sim, 1), vec![ip("100.64.9.77")]);
+}
+
+#[test]
+fn xauth_survives_loss_and_duplication() {
+    for seed in 0..8 {
+        let mut sim = sim("main", "alice", "alice pw", EngineOptions::default());
+        sim.rng = engine_sim::SimRng::new(seed);
+        sim.loss = 0.2;
+        sim.duplicate = 0.1;
+        assert!(connect_within(&mut sim, 120), "seed {seed}");
+        assert_eq!(assigned(&sim, 1).len(), 1, "seed {seed}");
+    }
+}
+
+fn connect_within(sim: &mut Sim, secs: u64) -> bool {
+    let now = sim.now;
+    sim.nodes[0].engine.initiate(now, "gw").unwrap();
+    sim.run_until(Duration::from_secs(secs), established)
+}
