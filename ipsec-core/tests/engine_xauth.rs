@@ -299,3 +299,60 @@ fn connect_within(sim: &mut Sim, secs: u64) -> bool {
     sim.nodes[0].engine.initiate(now, "gw").unwrap();
     sim.run_until(Duration::from_secs(secs), established)
 }
+
+/// A client that comes back from a new address (new network, new NAT mapping) logs in
+/// again: its old session goes at once and it keeps its inner address.
+#[test]
+fn a_returning_user_from_a_new_address_replaces_its_old_session() {
+    let mut sim = sim("main", "alice", "alice pw", EngineOptions::default());
+    assert!(connect(&mut sim));
+    let moved = client("main", "alice", "alice pw").replace(A, "198.18.0.3");
+    let c = Config::from_toml_str(&moved, "moved").unwrap();
+    sim.add("moved", "198.18.0.3", Arc::new(c), EngineOptions::default());
+    // The first address goes silent (the laptop left that network).
+    sim.filter = Some(Box::new(|p| p.from == 0 || p.to == 0));
+    let now = sim.now;
+    sim.nodes[2].engine.initiate(now, "gw").unwrap();
+    let ok = sim.run_until(Duration::from_secs(20), |s| {
+        engine_sim::usable(&s.nodes[2], &s.nodes[1]) && s.nodes[1].installed.len() == 2
+    });
+    assert!(ok, "{:?}", sim.nodes[1].events);
+    let addrs = assigned(&sim, 1);
+    assert_eq!(addrs.len(), 2);
+    assert_eq!(addrs[0], addrs[1]);
+    assert_eq!(
+        sim.nodes[1].engine.peers().len(),
+        1,
+        "{:?}",
+        sim.nodes[1].engine.peers()
+    );
+}
+
+/// Two users behind one NAT (same public address, different ports) get sessions and
+/// addresses of their own.
+#[test]
+fn two_users_behind_one_nat() {
+    let mut sim = Sim::new(5);
+    let g = Config::from_toml_str(&gateway("aggressive"), "gw").unwrap();
+    let c1 = Config::from_toml_str(&client("aggressive", "alice", "alice pw"), "c1").unwrap();
+    let c2 = client("aggressive", "bob", "bob pw").replace(A, "10.9.0.2");
+    let c2 = Config::from_toml_str(&c2, "c2").unwrap();
+    sim.add("c1", A, Arc::new(c1), EngineOptions::default());
+    sim.add("gw", B, Arc::new(g), EngineOptions::default());
+    sim.add("c2", "10.9.0.2", Arc::new(c2), EngineOptions::default());
+    let public: IpAddr = "198.18.0.100".parse().unwrap();
+    sim.nodes[0].nat = Some(engine_sim::Nat::new(public));
+    sim.nodes[2].nat = Some(engine_sim::Nat::with_ports(public, 41_000));
+    for i in [0, 2] {
+        let now = sim.now;
+        sim.nodes[i].engine.initiate(now, "gw").unwrap();
+    }
+    let ok = sim.run_until(Duration::from_secs(30), |s| {
+        engine_sim::usable(&s.nodes[0], &s.nodes[1]) && engine_sim::usable(&s.nodes[2], &s.nodes[1])
+    });
+    assert!(ok, "{:?}", sim.nodes[1].events);
+    let mut addrs = assigned(&sim, 1);
+    addrs.sort();
+    assert_eq!(addrs, vec![ip("100.64.9.10"), ip("100.64.9.200")]);
+    assert_eq!(sim.nodes[1].engine.peers().len(), 2);
+}

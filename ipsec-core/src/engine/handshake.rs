@@ -549,13 +549,30 @@ impl Engine {
     }
 
     /// The session of a peer that authenticated as responder.
+    ///
+    /// A site (a peer configured with a host address) has one session per address. Road
+    /// warriors (a peer configured with a prefix) may be many behind one NAT, all with the
+    /// same public address: each has its own session, told apart by port (the port its
+    /// phase 1 came from, or that of any of its ISAKMP SAs, for rekeys after the float to
+    /// the NAT-T port).
     fn responder_session(&mut self, name: &str, remote: SocketAddr, local: SocketAddr) -> PeerId {
+        let per_port = self.config.peer(name).is_some_and(|p| !p.address.is_host());
+        let same_ip = |a: &SocketAddr| a.ip().to_canonical() == remote.ip().to_canonical();
         if let Some((id, _)) = self.peers.iter().find(|(_, s)| {
-            s.name == name && s.remote.ip().to_canonical() == remote.ip().to_canonical()
+            s.name == name
+                && same_ip(&s.remote)
+                && (!per_port
+                    || s.remote.port() == remote.port()
+                    || s.ike
+                        .iter()
+                        .any(|i| self.ike.get(i).is_some_and(|sa| sa.remote == remote)))
         }) {
             return *id;
         }
-        let port = self.config.peer(name).map_or(remote.port(), |p| p.port);
+        let port = match self.config.peer(name) {
+            Some(p) if !per_port => p.port,
+            _ => remote.port(),
+        };
         let id = PeerId(self.next_id());
         self.peers.insert(
             id,

@@ -23,6 +23,8 @@ pub(crate) struct PeerSession {
     pub pending: Vec<ChildRequest>,
     /// `PeerUp` was reported.
     pub up: bool,
+    /// The XAuth user authenticated on it (we are the server).
+    pub user: Option<String>,
 }
 
 impl PeerSession {
@@ -36,6 +38,7 @@ impl PeerSession {
             children: BTreeSet::new(),
             pending: Vec::new(),
             up: false,
+            user: None,
         }
     }
 

@@ -23,7 +23,7 @@ use std::time::Instant;
 use crate::crypto::{Secret, ct_eq};
 use crate::wire::{CfgType, ConfigAttribute, ConfigAttributeType as T, ConfigValue};
 
-use super::event::Event;
+use super::event::{Event, PeerId};
 use super::ike::IkeId;
 use super::transaction::{Asked, Attributes, CfgState, TxKind, XauthState};
 use super::{Engine, Reject};
@@ -157,6 +157,7 @@ impl Engine {
             let user = stage.user.clone().unwrap_or_default();
             self.stats.xauth_succeeded += 1;
             if let Some(peer) = peer {
+                self.replace_sessions_of(now, peer, &user);
                 self.events
                     .push_back(Event::UserAuthenticated { peer, user });
             }
@@ -172,6 +173,33 @@ impl Engine {
         } else {
             stage.xauth = XauthState::Failed;
             self.xauth_status(now, id, false);
+        }
+    }
+
+    /// Server: one session per user and peer configuration (strongSwan's `uniqueids`): a
+    /// user who logs in again, typically from a new address after changing networks, has
+    /// the old session's SAs removed at once, and keeps its address (the lease follows the
+    /// user).
+    fn replace_sessions_of(&mut self, now: Instant, peer: PeerId, user: &str) {
+        let Some(name) = self.peers.get(&peer).map(|s| s.name.clone()) else {
+            return;
+        };
+        let stale: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(id, s)| **id != peer && s.name == name && s.user.as_deref() == Some(user))
+            .map(|(id, _)| *id)
+            .collect();
+        if let Some(s) = self.peers.get_mut(&peer) {
+            s.user = Some(user.to_owned());
+        }
+        for old in stale {
+            self.end_session(
+                now,
+                old,
+                super::DeleteReason::InitialContact,
+                super::DownReason::Terminated,
+            );
         }
     }
 

@@ -57,6 +57,14 @@ impl Nat {
             next: 31_000,
         }
     }
+    /// A NAT whose mappings start at `first` (two nodes behind one public address need
+    /// disjoint port ranges).
+    pub fn with_ports(public: IpAddr, first: u16) -> Self {
+        Nat {
+            next: first,
+            ..Nat::new(public)
+        }
+    }
     fn map(&mut self, port: u16) -> u16 {
         if let Some(p) = self.out.get(&port) {
             return *p;
@@ -229,8 +237,12 @@ impl Sim {
             src = SocketAddr::new(nat.public, port);
         }
         let dst = t.remote;
+        // Behind a shared public address, the node is the one that mapped the port.
         let target = self.nodes.iter().position(|n| {
-            n.addr == dst.ip() || n.nat.as_ref().is_some_and(|x| x.public == dst.ip())
+            n.addr == dst.ip()
+                || n.nat
+                    .as_ref()
+                    .is_some_and(|x| x.public == dst.ip() && x.back.contains_key(&dst.port()))
         });
         let Some(to) = target else {
             self.unroutable += 1;
