@@ -272,18 +272,25 @@ impl Engine {
             list: payload.typed().filter_map(Result::ok).map(owned).collect(),
         };
         drop(chain);
-        e.sa.iv = opened.iv;
-        e.sa.iv.confirm(mid);
-        match ours {
+        let fits = match ours {
+            // strongSwan answers with Identifier 0 rather than ours: accepted too.
             Some((kind, identifier)) => {
-                let answer = matches!(
+                matches!(
                     (kind, attrs.cfg_type),
                     (TxKind::XauthStatus(_), CfgType::Ack)
                         | (TxKind::XauthRequest | TxKind::CfgRequest, CfgType::Reply)
-                );
-                if !answer || attrs.identifier != identifier {
-                    return Err(Reject::UnexpectedMessage);
-                }
+                ) && (attrs.identifier == identifier || attrs.identifier == 0)
+            }
+            None => matches!(attrs.cfg_type, CfgType::Request | CfgType::Set),
+        };
+        if !fits {
+            return Err(Reject::UnexpectedMessage);
+        }
+        // Only an accepted message moves the IV chain on.
+        e.sa.iv = opened.iv;
+        e.sa.iv.confirm(mid);
+        match ours {
+            Some((kind, _)) => {
                 e.exchanges.insert(
                     mid,
                     Exchange::Done {
@@ -294,10 +301,7 @@ impl Engine {
                 );
                 Ok(Received::Answer(kind, attrs))
             }
-            None if matches!(attrs.cfg_type, CfgType::Request | CfgType::Set) => {
-                Ok(Received::Request(attrs, d))
-            }
-            None => Err(Reject::UnexpectedMessage),
+            None => Ok(Received::Request(attrs, d)),
         }
     }
 
