@@ -325,7 +325,12 @@ fn tampered_signature_in_aggressive_mode() {
         exchange_mode: "aggressive",
         ..Scenario::default()
     };
-    let mut sim = rsa_sim(&s, &MOON, &SUN, 4);
+    // One datagram per message (no IKE fragmentation), so that AM2 can be held and altered.
+    let whole = EngineOptions {
+        fragment_size: 65_535,
+        ..EngineOptions::default()
+    };
+    let mut sim = engine_sim::rsa_sim_with(&s, &MOON, &SUN, 4, whole);
     // Hold back AM2 (B to A) and deliver it with one bit of its SIG flipped.
     let held: Rc<RefCell<Vec<engine_sim::PacketInfo>>> = Rc::default();
     let h = Rc::clone(&held);

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use ipsec_core::engine::{DeleteReason, Direction, DownReason, Event, InstallSa};
 use ipsec_core::wire::ExchangeType;
 use ipsec_tests::charon_log;
-use ipsec_tests::engine_driver::{EngineDriver, InstalledKeys};
+use ipsec_tests::engine_driver::{DriverOptions, EngineDriver, InstalledKeys};
 use ipsec_tests::lab::{Charon, Lab, TwoHosts};
 use ipsec_tests::vector;
 
@@ -251,6 +251,18 @@ struct Pair {
 }
 
 fn setup(name: &str, mode: Mode, pfs: Pfs, auth: Auth, esp: Esp) -> Option<Pair> {
+    setup_fragmenting(name, mode, pfs, auth, esp, None)
+}
+
+/// [`setup`], with IKE fragments of at most `fragment_size` bytes on both sides if given.
+fn setup_fragmenting(
+    name: &str,
+    mode: Mode,
+    pfs: Pfs,
+    auth: Auth,
+    esp: Esp,
+    fragment_size: Option<usize>,
+) -> Option<Pair> {
     let lab = Lab::new(name)?;
     let net = lab.two_hosts().unwrap();
     // our trust anchors for charon's certificate: the root and the intermediate under it
@@ -265,6 +277,11 @@ fn setup(name: &str, mode: Mode, pfs: Pfs, auth: Auth, esp: Esp) -> Option<Pair>
 
     let charon = Charon::builder(&net.b)
         .aggressive_psk(mode == Mode::Aggressive && auth == Auth::Psk)
+        .extra_conf(
+            &fragment_size
+                .map(|n| format!("charon {{\n  fragment_size = {n}\n}}"))
+                .unwrap_or_default(),
+        )
         .load(false)
         .start(&charon_conf(mode, pfs, auth, esp))
         .unwrap();
@@ -279,8 +296,13 @@ fn setup(name: &str, mode: Mode, pfs: Pfs, auth: Auth, esp: Esp) -> Option<Pair>
         copy("pki/intermediate.pem", "x509ca/intermediate.pem");
     }
     charon.load_all().unwrap();
+    let mut opts = DriverOptions::default();
+    if let Some(n) = fragment_size {
+        opts.engine.fragment_size = n;
+    }
     let engine =
-        EngineDriver::start(&net.a, &engine_toml(mode, pfs, auth, esp, &ca_bundle)).unwrap();
+        EngineDriver::start_with(&net.a, &engine_toml(mode, pfs, auth, esp, &ca_bundle), opts)
+            .unwrap();
     Some(Pair {
         lab,
         _net: net,
@@ -677,4 +699,36 @@ fn charon_terminate_is_seen_by_engine() {
     let st = p.engine.state().unwrap();
     assert_eq!(st.ipsec_sa_pairs, 0, "{st:?}");
     eprintln!("interop charon delete by charon: OK, PeerDown after {took:?}");
+}
+
+/// IKE fragmentation (Cisco/Microsoft) with charon: RSA certificate messages of main and
+/// aggressive mode in fragments of at most 512 bytes, both ways (charon's `fragment_size`,
+/// our `fragment_size`), each side reassembling the other's.
+#[test]
+fn rsa_certificates_in_ike_fragments_both_ways() {
+    for (name, mode, role) in [
+        ("frag-mm-i", Mode::Main, Role::EngineInitiator),
+        ("frag-mm-r", Mode::Main, Role::EngineResponder),
+        ("frag-am-i", Mode::Aggressive, Role::EngineInitiator),
+    ] {
+        let Some(p) =
+            setup_fragmenting(name, mode, Pfs::None, Auth::Rsa, Esp::Aes128Sha1, Some(512))
+        else {
+            return;
+        };
+        let (out, inb, _) = establish(&p, role);
+        check_keys(&p, role, Esp::Aes128Sha1, &out, &inb);
+        let log = p.charon.log();
+        assert!(
+            log.contains("received fragment #") || log.contains("reassembled"),
+            "{name}: charon received no fragments"
+        );
+        let st = p.engine.state().unwrap();
+        assert!(
+            st.stats.fragmented_sent >= 1 && st.stats.fragmented_received >= 1,
+            "{name}: {:?}",
+            st.stats
+        );
+        eprintln!("{name}: fragments both ways, OK");
+    }
 }

@@ -68,6 +68,17 @@ impl Engine {
             return self.reject(local, remote, Reject::UnexpectedMessage);
         }
         let d = digest(msg.bytes);
+        let announces_fragmentation = msg.payloads().is_some_and(|c| {
+            c.filter(PayloadType::VendorId).any(|p| {
+                matches!(
+                    crate::wire::KnownVendor::recognise(p.body()),
+                    Some(crate::wire::KnownVendor::CiscoFragmentation { .. })
+                )
+            })
+        });
+        if announces_fragmentation {
+            self.peer_fragments(h.initiator_cookie);
+        }
         if h.responder_cookie == [0; 8] {
             if let Some(id) = self.responding.get(&(h.initiator_cookie, remote)).copied() {
                 return self.resend_if_retransmission(local, remote, id, &d);
@@ -639,6 +650,7 @@ impl Engine {
             self.initiated.remove(&sa.cky_i);
         }
         self.responding.retain(|_, v| *v != id);
+        self.fragmenting.remove(&sa.cky_i);
     }
 
     /// Removes an ISAKMP SA (after a Delete from us if `notify` and it is established).

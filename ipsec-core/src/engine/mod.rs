@@ -101,6 +101,7 @@ mod child;
 mod credentials;
 mod error;
 mod event;
+mod fragment;
 mod handshake;
 mod ike;
 mod informational;
@@ -239,6 +240,10 @@ pub struct Engine {
     credentials: Arc<Credentials>,
     wall_clock: Option<WallClock>,
     leases: lease::Leases,
+    /// IKE fragments being reassembled.
+    reassembly: fragment::Reassembly,
+    /// CKY-I of the ISAKMP SAs whose peer takes fragments.
+    fragmenting: BTreeSet<crate::wire::Cookie>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -281,6 +286,8 @@ impl Engine {
             credentials: Arc::new(Credentials::default()),
             wall_clock: None,
             leases: lease::Leases::default(),
+            reassembly: fragment::Reassembly::default(),
+            fragmenting: BTreeSet::new(),
         }
     }
 
@@ -477,7 +484,57 @@ impl Engine {
             Err(e) => return self.reject(local, remote, e.into()),
         };
         self.stats.ike_received += 1;
+        if msg.header.next_payload == crate::wire::PayloadType::Fragment {
+            return self.on_fragment(now, local, remote, &msg);
+        }
         self.on_message(now, local, remote, &msg);
+    }
+
+    /// One IKE fragment: kept until its message is whole, which is then handled as if it
+    /// had come in one datagram.
+    fn on_fragment(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        msg: &Message<'_>,
+    ) {
+        let fragment = msg.payloads().and_then(|c| {
+            let mut it = c.iter();
+            match (it.next(), it.next()) {
+                (Some(p), None) => crate::wire::Fragment::parse(p.body()).ok(),
+                _ => None,
+            }
+        });
+        let Some(fragment) = fragment else {
+            return self.reject(local, remote, Reject::Fragment);
+        };
+        let whole = match self.reassembly.add(now, remote, &msg.header, &fragment) {
+            Ok(Some(w)) => w,
+            Ok(None) => return,
+            Err(_) => return self.reject(local, remote, Reject::Fragment),
+        };
+        let inner = match Message::parse(&whole) {
+            Ok(m) if m.header.next_payload != crate::wire::PayloadType::Fragment => m,
+            Ok(_) => return self.reject(local, remote, Reject::Fragment),
+            Err(e) => return self.reject(local, remote, e.into()),
+        };
+        self.stats.fragmented_received += 1;
+        // A peer that sends fragments takes them too.
+        self.peer_fragments(inner.header.initiator_cookie);
+        self.on_message(now, local, remote, &inner);
+    }
+
+    /// The peer of the ISAKMP SA with CKY-I `cky_i` takes fragments. Entries go with their
+    /// SA; those of first messages that never made one are pruned once they outnumber the
+    /// SAs (amortised, so the set stays bounded by the SAs).
+    fn peer_fragments(&mut self, cky_i: crate::wire::Cookie) {
+        self.fragmenting.insert(cky_i);
+        if self.fragmenting.len() > 2 * self.ike.len() + 64 {
+            let live: BTreeSet<crate::wire::Cookie> =
+                self.ike.values().map(|sa| sa.cky_i).collect();
+            self.fragmenting.retain(|c| live.contains(c));
+        }
     }
 
     /// Starts phase 1 with the peer called `name` (unless one is up or under way) and a quick
@@ -625,6 +682,27 @@ impl Engine {
     /// Queues an ISAKMP message from `local` to `remote`, with the non-ESP marker on the
     /// NAT-T port.
     fn send(&mut self, local: SocketAddr, remote: SocketAddr, message: &[u8]) {
+        if message.len() > self.options.fragment_size
+            && let Some(cky_i) = message.get(..8).and_then(|c| <[u8; 8]>::try_from(c).ok())
+            && self.fragmenting.contains(&cky_i)
+        {
+            // The same message always gets the same fragment ID, so that the peer can
+            // complete it from the pieces of several retransmissions.
+            let d = ike::digest(message);
+            let id = u16::from_be_bytes([d[0], d[1]]);
+            if let Some(pieces) = fragment::split(message, id, self.options.fragment_size) {
+                self.stats.fragmented_sent += 1;
+                for piece in pieces {
+                    self.send_datagram(local, remote, &piece);
+                }
+                return;
+            }
+        }
+        self.send_datagram(local, remote, message);
+    }
+
+    /// Queues one datagram, with the non-ESP marker on the NAT-T port.
+    fn send_datagram(&mut self, local: SocketAddr, remote: SocketAddr, message: &[u8]) {
         let mut payload = Vec::with_capacity(message.len() + 4);
         if local.port() == self.options.nat_t_port {
             framing::emit_non_esp_marker(&mut payload);

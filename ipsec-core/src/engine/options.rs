@@ -60,6 +60,9 @@ pub struct EngineOptions {
     /// DNS servers a mode-config responder with `system-dns` hands out (the driver reads
     /// the host's resolvers).
     pub system_dns: Vec<std::net::IpAddr>,
+    /// IKE fragmentation: a message longer than this (bytes of UDP payload) goes in
+    /// fragments to a peer that takes them.
+    pub fragment_size: usize,
 }
 
 impl Default for EngineOptions {
@@ -83,6 +86,7 @@ impl Default for EngineOptions {
             xauth_tries: 3,
             config_stage_timeout: Duration::from_secs(60),
             system_dns: Vec::new(),
+            fragment_size: 1280,
         }
     }
 }

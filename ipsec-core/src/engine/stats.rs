@@ -110,6 +110,9 @@ pub enum Reject {
     /// The peer's SIG payload does not verify with its certificate's key.
     #[error("invalid signature")]
     InvalidSignature,
+    /// An IKE fragment that cannot be taken (malformed, too many or too large, conflicting).
+    #[error("bad IKE fragment")]
+    Fragment,
     /// A quick mode or mode-config request before XAuth finished.
     #[error("XAuth not finished")]
     XauthPending,
@@ -233,6 +236,10 @@ pub struct Stats {
     pub xauth_failed: u64,
     /// Mode-config addresses handed out.
     pub addresses_assigned: u64,
+    /// Messages we sent in fragments.
+    pub fragmented_sent: u64,
+    /// Messages reassembled from fragments.
+    pub fragmented_received: u64,
     rejected: BTreeMap<Reject, u64>,
 }
 

@@ -90,7 +90,10 @@ impl Initiator {
             Payload::Identification(idii),
         ];
         payloads.extend(cert_request_payloads(&requests));
-        payloads.extend(vendor::initiator_vids(terms.nat_traversal));
+        payloads.extend(vendor::initiator_vids(
+            terms.nat_traversal,
+            terms.auth.method().is_xauth(),
+        ));
         let message = protect::emit_plain(&protect::header(ctx.cky_i, [0; 8], AM, 0), &payloads)?;
         Ok((
             Initiator::SentFirst(Box::new(SentFirst {
@@ -372,7 +375,10 @@ impl Responder {
         ];
         payloads.extend(proof.payloads());
         payloads.extend(cert_request_payloads(&requests));
-        payloads.extend(vendor::responder_vids(vendors.nat_t));
+        payloads.extend(vendor::responder_vids(
+            vendors.nat_t,
+            terms.auth.method().is_xauth(),
+        ));
         payloads.extend(natd_payloads(&hashes, vendors));
         let message =
             protect::emit_plain(&protect::header(ctx.cky_i, ctx.cky_r, AM, 0), &payloads)?;

@@ -83,7 +83,10 @@ impl Initiator {
         .map_err(|_| EngineError::NothingToPropose("phase-1 transforms"))?;
         let sai_b = sa_body(&sa)?;
         let mut payloads = vec![Payload::SecurityAssociation(sa)];
-        payloads.extend(vendor::initiator_vids(terms.nat_traversal));
+        payloads.extend(vendor::initiator_vids(
+            terms.nat_traversal,
+            terms.auth.method().is_xauth(),
+        ));
         let message = protect::emit_plain(&protect::header(ctx.cky_i, [0; 8], MM, 0), &payloads)?;
         Ok((Initiator::SentSa(SentSa { terms, sai_b }), message))
     }
@@ -394,7 +397,7 @@ impl Responder {
             vendors.nat_t = None;
         }
         let mut payloads = vec![Payload::SecurityAssociation(chosen.reply())];
-        payloads.extend(vendor::responder_vids(vendors.nat_t));
+        payloads.extend(vendor::responder_vids(vendors.nat_t, suite.auth.is_xauth()));
         let message =
             protect::emit_plain(&protect::header(ctx.cky_i, ctx.cky_r, MM, 0), &payloads)?;
         Ok((

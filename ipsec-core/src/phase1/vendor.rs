@@ -1,7 +1,9 @@
 //! The Vendor IDs we send and what the peer's announce (RFC 2408 §3.16): NAT traversal
-//! (RFC 3947 and the drafts, RFC 3947 §3.1) and Dead Peer Detection (RFC 3706 §5.1).
+//! (RFC 3947 and the drafts, RFC 3947 §3.1), Dead Peer Detection (RFC 3706 §5.1), IKE
+//! fragmentation (Cisco/Microsoft), and with XAuth the XAuth and Cisco Unity Vendor IDs that
+//! Cisco-style clients (iOS, macOS) look for.
 
-use crate::wire::vendor_id::VID_DPD;
+use crate::wire::vendor_id::{VID_CISCO_UNITY, VID_DPD, VID_FRAGMENTATION, VID_XAUTH};
 use crate::wire::{KnownVendor, NatTVersion, Payload, PayloadChain, PayloadType, VendorId};
 
 /// The NAT-T versions we speak, preferred first. Drafts 00 and 01 differ in their hashing
@@ -13,9 +15,39 @@ pub(crate) const NAT_T_VERSIONS: [NatTVersion; 4] = [
     NatTVersion::Draft02,
 ];
 
-/// The initiator's Vendor IDs: DPD, and every NAT-T version when NAT traversal is enabled.
-pub(crate) fn initiator_vids(nat_traversal: bool) -> Vec<Payload<'static>> {
-    let mut out = vec![Payload::VendorId(VendorId { data: &VID_DPD })];
+/// "FRAGMENTATION" with the capability word for main and aggressive mode (0x80000000).
+const VID_FRAGMENTATION_IKE: [u8; 20] = {
+    let mut v = [0u8; 20];
+    let mut i = 0;
+    while i < 16 {
+        v[i] = VID_FRAGMENTATION[i];
+        i += 1;
+    }
+    v[16] = 0x80;
+    v
+};
+
+/// The Vendor IDs both sides send: DPD, fragmentation, and with XAuth, XAuth and Unity.
+fn common_vids(xauth: bool) -> Vec<Payload<'static>> {
+    let mut out = vec![
+        Payload::VendorId(VendorId { data: &VID_DPD }),
+        Payload::VendorId(VendorId {
+            data: &VID_FRAGMENTATION_IKE,
+        }),
+    ];
+    if xauth {
+        out.push(Payload::VendorId(VendorId { data: &VID_XAUTH }));
+        out.push(Payload::VendorId(VendorId {
+            data: &VID_CISCO_UNITY,
+        }));
+    }
+    out
+}
+
+/// The initiator's Vendor IDs: [`common_vids`], and every NAT-T version when NAT traversal
+/// is enabled.
+pub(crate) fn initiator_vids(nat_traversal: bool, xauth: bool) -> Vec<Payload<'static>> {
+    let mut out = common_vids(xauth);
     if nat_traversal {
         out.extend(NAT_T_VERSIONS.iter().map(|v| {
             Payload::VendorId(VendorId {
@@ -26,9 +58,9 @@ pub(crate) fn initiator_vids(nat_traversal: bool) -> Vec<Payload<'static>> {
     out
 }
 
-/// The responder's Vendor IDs: DPD, and the one NAT-T version it chose.
-pub(crate) fn responder_vids(nat_t: Option<NatTVersion>) -> Vec<Payload<'static>> {
-    let mut out = vec![Payload::VendorId(VendorId { data: &VID_DPD })];
+/// The responder's Vendor IDs: [`common_vids`], and the one NAT-T version it chose.
+pub(crate) fn responder_vids(nat_t: Option<NatTVersion>, xauth: bool) -> Vec<Payload<'static>> {
+    let mut out = common_vids(xauth);
     if let Some(v) = nat_t {
         out.push(Payload::VendorId(VendorId {
             data: v.vendor_id().as_slice(),

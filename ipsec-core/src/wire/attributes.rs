@@ -339,6 +339,14 @@ wire_enum! {
     }
 }
 
+impl AuthMethod {
+    /// Whether the method includes XAuth (the hybrid and XAuth values of
+    /// draft-beaulieu-ike-xauth-02 §7.2).
+    pub fn is_xauth(self) -> bool {
+        matches!(self.value(), 64221..=64224 | 65001..=65010)
+    }
+}
+
 wire_enum! {
     /// Group Description values (RFC 2409 §6, RFC 3526, RFC 5903, RFC 5114; the same numbers
     /// in phase 2 for PFS, RFC 2407 §4.5).

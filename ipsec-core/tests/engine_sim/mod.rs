@@ -661,9 +661,14 @@ pub fn credentials(peer: &str, side: &Side) -> Credentials {
 
 /// A (index 0, 198.18.0.1) is `a`, B (index 1, 198.18.0.2) is `b`.
 pub fn rsa_sim(s: &Scenario, a: &Side, b: &Side, seed: u64) -> Sim {
+    rsa_sim_with(s, a, b, seed, EngineOptions::default())
+}
+
+/// [`rsa_sim`] with `options` on both nodes.
+pub fn rsa_sim_with(s: &Scenario, a: &Side, b: &Side, seed: u64, options: EngineOptions) -> Sim {
     let mut sim = Sim::new(seed);
-    sim.add("a", A, rsa_config(s, true, a), EngineOptions::default());
-    sim.add("b", B, rsa_config(s, false, b), EngineOptions::default());
+    sim.add("a", A, rsa_config(s, true, a), options.clone());
+    sim.add("b", B, rsa_config(s, false, b), options);
     let now = sim.now;
     sim.nodes[0].engine.set_credentials(credentials("b", a));
     sim.nodes[1].engine.set_credentials(credentials("a", b));
