@@ -289,6 +289,7 @@ mod wired {
             let options = EngineOptions {
                 ike_port: config.daemon().port,
                 nat_t_port: config.daemon().nat_t_port,
+                fragment_size: config.daemon().fragment_size,
                 ..EngineOptions::default()
             };
             let rng = Arc::new(ring::rand::SystemRandom::new());

@@ -482,6 +482,11 @@ pub struct Daemon {
     /// default is 32.
     #[serde(default = "default_replay_window")]
     pub replay_window: u32,
+    /// Not in the manual: IKE fragmentation (Cisco/Microsoft) sends a message longer than
+    /// this many bytes in fragments to a peer that takes them. Default 1280 (what strongSwan
+    /// uses), 576 to 65535.
+    #[serde(default = "default_fragment_size")]
+    pub fragment_size: u32,
 }
 
 impl Default for Daemon {
@@ -494,12 +499,17 @@ impl Default for Daemon {
             dataplane: default_dataplane(),
             log_level: default_log_level(),
             replay_window: default_replay_window(),
+            fragment_size: default_fragment_size(),
         }
     }
 }
 
 fn default_replay_window() -> u32 {
     64
+}
+
+fn default_fragment_size() -> u32 {
+    1280
 }
 
 // Defaults ------------------------------------------------------------------------------------

@@ -593,4 +593,6 @@ pub struct Daemon {
     pub log_level: LogLevel,
     /// Anti-replay window of inbound SAs (packets, 0..=4096).
     pub replay_window: u32,
+    /// IKE messages longer than this go in fragments (bytes).
+    pub fragment_size: usize,
 }

@@ -1261,6 +1261,14 @@ fn daemon(ctx: &mut Ctx<'_>, d: &raw::Daemon) -> Daemon {
             format!("expected 0..4096 packets, got {}", d.replay_window),
         );
     }
+    if !(576..=65535).contains(&d.fragment_size) {
+        ctx.error(
+            &obj,
+            "fragment-size",
+            ErrorKind::InvalidValue,
+            format!("expected 576..65535 bytes, got {}", d.fragment_size),
+        );
+    }
     Daemon {
         listen: d.listen.iter().map(|a| a.0).collect(),
         port: d.port,
@@ -1269,5 +1277,6 @@ fn daemon(ctx: &mut Ctx<'_>, d: &raw::Daemon) -> Daemon {
         dataplane: d.dataplane,
         log_level: d.log_level,
         replay_window: d.replay_window,
+        fragment_size: d.fragment_size as usize,
     }
 }
