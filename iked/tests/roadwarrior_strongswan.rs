@@ -354,3 +354,85 @@ fn returning_user_replaces_its_session_and_dpd_removes_a_vanished_client() {
     drop(logs);
     drop((first, second));
 }
+
+/// Hybrid RSA (the Cisco "certificate + XAuth" profile, iOS "Cisco IPsec" with a server
+/// certificate): iked proves itself with its certificate (sun, with its intermediate), the
+/// charon client only with XAuth (`local { auth = xauth }`, `remote { auth = pubkey }`, which
+/// makes charon propose HybridInitRSA, 64221).
+#[test]
+fn hybrid_rsa_client() {
+    let Some(lab) = Lab::new("rw-hybrid") else {
+        return;
+    };
+    let nat = lab.nat().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("sun.bundle.pem");
+    let mut pem = std::fs::read(ipsec_tests::vector("pki/sun.key.pem")).unwrap();
+    pem.extend(std::fs::read(ipsec_tests::vector("pki/sun.pem")).unwrap());
+    pem.extend(std::fs::read(ipsec_tests::vector("pki/intermediate.pem")).unwrap());
+    std::fs::write(&bundle, pem).unwrap();
+    let conf = iked_conf("main", "\"modp2048\"")
+        .replace(
+            "auth-method = \"pre-shared-key-xauth\"",
+            &format!(
+                "auth-method = \"rsa-signature-hybrid\"\ncertificate = \"{}\"",
+                bundle.display()
+            ),
+        )
+        .replace(&format!("secret = \"{GROUP_PSK}\"\n"), "");
+    let (_d, d) = start_iked(&nat.server, &conf);
+    let logs = Logs(&d);
+    let swanctl = r#"
+connections {
+  rw {
+    version = 1
+    remote_addrs = 198.18.0.2
+    vips = 0.0.0.0
+    proposals = aes128-sha256-modp2048
+    local {
+      auth = xauth
+      xauth_id = alice
+    }
+    remote {
+      auth = pubkey
+      id = 198.18.0.2
+    }
+    children {
+      lan {
+        remote_ts = 203.0.113.0/24
+        esp_proposals = aes128gcm16
+        start_action = none
+      }
+    }
+  }
+}
+secrets {
+  xauth-user {
+    id = alice
+    secret = "alice's password"
+  }
+}
+"#;
+    let c = Charon::builder(nat.client())
+        .load(false)
+        .start(swanctl)
+        .expect("charon");
+    std::fs::copy(
+        ipsec_tests::vector("pki/ca.pem"),
+        c.dir().join("x509ca/ca.pem"),
+    )
+    .unwrap();
+    c.load_all().unwrap();
+    let vip = connect_and_ping("hybrid", &c, nat.client());
+    assert!(vip.starts_with("100.100.0."), "{vip}");
+    let log = c.log();
+    assert!(
+        log.contains("HybridInitRSA") || log.contains("HYBRID_INIT_RSA") || log.contains("hybrid"),
+        "charon did not use hybrid authentication"
+    );
+    assert!(
+        log.contains("authentication of '198.18.0.2' with RSA"),
+        "charon did not check iked's signature"
+    );
+    drop(logs);
+}

@@ -356,3 +356,50 @@ fn two_users_behind_one_nat() {
     assert_eq!(addrs, vec![ip("100.64.9.10"), ip("100.64.9.200")]);
     assert_eq!(sim.nodes[1].engine.peers().len(), 2);
 }
+
+/// Hybrid authentication (methods 64221/64222): the concentrator proves itself with its
+/// certificate (sun, with its intermediate), the client only with XAuth; main and aggressive
+/// mode. A client that does not trust the server's CA refuses it.
+#[test]
+fn hybrid_rsa_server_certificate_and_client_xauth() {
+    use engine_sim::{SUN, Y2030, credentials, pki};
+    use ipsec_core::pki::UnixTime;
+    for mode in ["main", "aggressive"] {
+        let hybrid_gw = gateway(mode).replace(
+            "auth-method = \"pre-shared-key-xauth\"\n",
+            &format!(
+                "auth-method = \"rsa-signature-hybrid\"\ncertificate = \"{}\"\n",
+                pki("sun.pem")
+            ),
+        );
+        let hybrid_gw = hybrid_gw.replace("secret = \"group secret\"\n", "");
+        let hybrid_client = client(mode, "alice", "alice pw")
+            .replace(
+                "auth-method = \"pre-shared-key-xauth\"\n",
+                &format!(
+                    "auth-method = \"rsa-signature-hybrid\"\nca = \"{}\"\n",
+                    pki("ca.pem")
+                ),
+            )
+            .replace("secret = \"group secret\"\n", "");
+        let mut sim = Sim::new(21);
+        let c = Config::from_toml_str(&hybrid_client, "client").unwrap();
+        let g = Config::from_toml_str(&hybrid_gw, "gw").unwrap();
+        sim.add("client", A, Arc::new(c), EngineOptions::default());
+        sim.add("gw", B, Arc::new(g), EngineOptions::default());
+        let now = sim.now;
+        sim.nodes[0].engine.set_credentials(credentials("gw", &SUN));
+        sim.nodes[1].engine.set_credentials(credentials("rw", &SUN));
+        for n in &mut sim.nodes {
+            n.engine.set_wall_clock(now, UnixTime::from_secs(Y2030));
+        }
+        assert!(connect(&mut sim), "{mode}: {:?}", sim.nodes[0].events);
+        assert_eq!(assigned(&sim, 1), vec![ip("100.64.9.10")], "{mode}");
+        let sa = &sim.nodes[0].engine.isakmp_sas()[0];
+        assert_eq!(
+            sa.suite.map(|s| s.auth),
+            Some(ipsec_core::wire::AuthMethod::HybridInitRsa),
+            "{mode}"
+        );
+    }
+}

@@ -4,10 +4,14 @@
 //! certificates are implemented. XAuth changes nothing in phase 1 itself but the
 //! Authentication Method attribute (XAUTHInitPreShared, 65001: draft-beaulieu-ike-xauth-02
 //! §7.2); the user is authenticated afterwards in a transaction exchange (the engine's
-//! `transaction` module). The hybrid variant is recognised and refused with
-//! [`Reject::UnsupportedAuth`]: a configured peer with it never negotiates, as initiator
-//! (`Engine::initiate` fails) or as responder (its transforms are not offered, so a proposal
-//! for it finds no match).
+//! `transaction` module).
+//!
+//! Hybrid authentication (draft-ietf-ipsec-isakmp-hybrid-auth-05, methods 64221/64222):
+//! only the responder (the concentrator, `passive`) is authenticated in phase 1, with its
+//! certificate and signature; the initiator (the remote user) sends a plain HASH_I computed
+//! with the signature-mode SKEYID (§3.2: `SKEYID = prf(Ni_b | Nr_b, g^xy)`), which proves
+//! nothing about it, and is authenticated by XAuth right after. So the server signs and
+//! checks a hash; the client hashes and checks the server's certificate and signature.
 //!
 //! RSA signatures (RFC 2409 §5.1): SKEYID = prf(Ni_b | Nr_b, g^xy); we prove our identity
 //! with a SIG payload over HASH_I/HASH_R made by the driver-provided
@@ -50,8 +54,13 @@ pub(crate) enum Authenticator {
     /// A pre-shared key (phase 1 exactly as [`Authenticator::PreSharedKey`]) followed by
     /// XAuth.
     PreSharedKeyXauth(Secret),
-    /// Hybrid RSA with XAuth: not implemented yet.
-    RsaSignatureHybrid,
+    /// Hybrid RSA with XAuth: the server signs, the client sends HASH_I.
+    RsaSignatureHybrid {
+        /// Our signer (server) or the server's verifier (client).
+        credentials: RsaCredentials,
+        /// We are the server (`passive`): we sign and check the client's hash.
+        server: bool,
+    },
     /// A pre-shared-key peer without a secret (validation prevents it): never authenticates.
     NoSecret,
 }
@@ -101,7 +110,14 @@ impl Authenticator {
                 Authenticator::PreSharedKeyXauth(psk.clone())
             }
             (config::AuthMethod::PreSharedKeyXauth, None) => Authenticator::NoSecret,
-            (config::AuthMethod::RsaSignatureHybrid, _) => Authenticator::RsaSignatureHybrid,
+            (config::AuthMethod::RsaSignatureHybrid, _) => Authenticator::RsaSignatureHybrid {
+                credentials: RsaCredentials {
+                    signer: credentials.signer(&peer.name).cloned(),
+                    verifier: credentials.verifier(&peer.name).cloned(),
+                    ignore_id: matches!(peer.remote_id, RemoteId::Ignore),
+                },
+                server: peer.passive,
+            },
         }
     }
 
@@ -111,7 +127,7 @@ impl Authenticator {
             Authenticator::PreSharedKey(_) => "pre-shared-key",
             Authenticator::RsaSignature(_) => "rsa-signature",
             Authenticator::PreSharedKeyXauth(_) => "pre-shared-key-xauth",
-            Authenticator::RsaSignatureHybrid => "rsa-signature-hybrid",
+            Authenticator::RsaSignatureHybrid { .. } => "rsa-signature-hybrid",
             Authenticator::NoSecret => "pre-shared-key without a secret",
         }
     }
@@ -123,6 +139,7 @@ impl Authenticator {
             Authenticator::PreSharedKey(_)
                 | Authenticator::PreSharedKeyXauth(_)
                 | Authenticator::RsaSignature(_)
+                | Authenticator::RsaSignatureHybrid { .. }
         )
     }
 
@@ -130,11 +147,20 @@ impl Authenticator {
     pub fn has_credentials(&self) -> bool {
         match self {
             Authenticator::RsaSignature(c) => c.signer.is_some() && c.verifier.is_some(),
+            Authenticator::RsaSignatureHybrid {
+                credentials: c,
+                server: true,
+            } => c.signer.is_some(),
+            Authenticator::RsaSignatureHybrid {
+                credentials: c,
+                server: false,
+            } => c.verifier.is_some(),
             _ => true,
         }
     }
 
-    /// Whether the method signs (CERT and SIG payloads instead of HASH).
+    /// Whether the *peer* proves itself with CERT and SIG payloads instead of HASH (with
+    /// hybrid, only the server signs, and this is asked of the server).
     pub fn signs(&self) -> bool {
         matches!(self, Authenticator::RsaSignature(_))
     }
@@ -146,7 +172,7 @@ impl Authenticator {
             Authenticator::PreSharedKey(_) | Authenticator::NoSecret => AuthMethod::PreSharedKey,
             Authenticator::RsaSignature(_) => AuthMethod::RsaSignatures,
             Authenticator::PreSharedKeyXauth(_) => AuthMethod::XauthInitPreShared,
-            Authenticator::RsaSignatureHybrid => AuthMethod::HybridInitRsa,
+            Authenticator::RsaSignatureHybrid { .. } => AuthMethod::HybridInitRsa,
         }
     }
 
@@ -156,7 +182,9 @@ impl Authenticator {
             Authenticator::PreSharedKey(psk) | Authenticator::PreSharedKeyXauth(psk) => {
                 Ok(Phase1Auth::PreSharedKey(psk))
             }
-            Authenticator::RsaSignature(_) => Ok(Phase1Auth::Signature),
+            Authenticator::RsaSignature(_) | Authenticator::RsaSignatureHybrid { .. } => {
+                Ok(Phase1Auth::Signature)
+            }
             _ => Err(Reject::UnsupportedAuth),
         }
     }
@@ -168,7 +196,12 @@ impl Authenticator {
             Authenticator::PreSharedKey(_) | Authenticator::PreSharedKeyXauth(_) => {
                 Ok(Proof::Hash(hash))
             }
-            Authenticator::RsaSignature(c) => {
+            Authenticator::RsaSignatureHybrid { server: false, .. } => Ok(Proof::Hash(hash)),
+            Authenticator::RsaSignature(c)
+            | Authenticator::RsaSignatureHybrid {
+                credentials: c,
+                server: true,
+            } => {
                 let signer = c.signer.as_ref().ok_or(Reject::NoCredentials)?;
                 let sig = signer.sign(&hash)?;
                 let mut certs = vec![signer.certificate_der().to_vec()];
@@ -182,8 +215,13 @@ impl Authenticator {
     /// The CERTREQ payloads we send (signatures): one per CA we trust for this peer, or one
     /// naming no CA.
     pub fn cert_requests(&self) -> Vec<Vec<u8>> {
-        let Authenticator::RsaSignature(c) = self else {
-            return Vec::new();
+        let c = match self {
+            Authenticator::RsaSignature(c)
+            | Authenticator::RsaSignatureHybrid {
+                credentials: c,
+                server: false,
+            } => c,
+            _ => return Vec::new(),
         };
         let mut names: Vec<Vec<u8>> = c
             .verifier
@@ -207,14 +245,18 @@ impl Authenticator {
         now: Option<UnixTime>,
     ) -> Result<(), Reject> {
         match self {
-            Authenticator::PreSharedKey(_) | Authenticator::PreSharedKeyXauth(_) => {
-                match proof.hash {
-                    Some(h) if ct_eq(expected, h) => Ok(()),
-                    Some(_) => Err(Reject::AuthenticationFailed),
-                    None => Err(Reject::MissingPayload("HASH")),
-                }
-            }
-            Authenticator::RsaSignature(c) => {
+            Authenticator::PreSharedKey(_)
+            | Authenticator::PreSharedKeyXauth(_)
+            | Authenticator::RsaSignatureHybrid { server: true, .. } => match proof.hash {
+                Some(h) if ct_eq(expected, h) => Ok(()),
+                Some(_) => Err(Reject::AuthenticationFailed),
+                None => Err(Reject::MissingPayload("HASH")),
+            },
+            Authenticator::RsaSignature(c)
+            | Authenticator::RsaSignatureHybrid {
+                credentials: c,
+                server: false,
+            } => {
                 let verifier = c.verifier.as_ref().ok_or(Reject::NoCredentials)?;
                 let sig = proof.sig.ok_or(Reject::MissingPayload("SIG"))?;
                 // No CERT payload: the verifier uses the pinned `remote-certificate`, or
@@ -242,7 +284,11 @@ impl Authenticator {
                 Authenticator::PreSharedKey(a) | Authenticator::PreSharedKeyXauth(a),
                 Authenticator::PreSharedKey(b) | Authenticator::PreSharedKeyXauth(b),
             ) => a == b,
-            (Authenticator::RsaSignature(_), Authenticator::RsaSignature(_)) => true,
+            (Authenticator::RsaSignature(_), Authenticator::RsaSignature(_))
+            | (
+                Authenticator::RsaSignatureHybrid { .. },
+                Authenticator::RsaSignatureHybrid { .. },
+            ) => true,
             _ => false,
         }
     }
