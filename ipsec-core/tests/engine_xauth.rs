@@ -403,3 +403,40 @@ fn hybrid_rsa_server_certificate_and_client_xauth() {
         );
     }
 }
+
+/// A Cisco Unity client proposes everything (0.0.0.0/0) on the concentrator's side; the
+/// concentrator accepts and narrows its SA to the template's networks.
+#[test]
+fn a_client_asking_for_everything_gets_the_template() {
+    let mut sim = Sim::new(17);
+    let wide = client("main", "alice", "alice pw").replace(
+        "dst-address = \"10.5.8.0/24\"",
+        "dst-address = \"0.0.0.0/0\"",
+    );
+    let c = Config::from_toml_str(&wide, "client").unwrap();
+    let g = Config::from_toml_str(&gateway("main"), "gw").unwrap();
+    sim.add("client", A, Arc::new(c), EngineOptions::default());
+    sim.add("gw", B, Arc::new(g), EngineOptions::default());
+    assert!(connect(&mut sim), "{:?}", sim.nodes[1].events);
+    let gw_sel = sim.nodes[1]
+        .installed
+        .values()
+        .map(|s| s.selector)
+        .next()
+        .unwrap();
+    assert_eq!(gw_sel.local, TsAddr::Prefix("10.5.8.0/24".parse().unwrap()));
+    assert_eq!(
+        gw_sel.remote,
+        TsAddr::Prefix("100.64.9.10/32".parse().unwrap())
+    );
+    let client_sel = sim.nodes[0]
+        .installed
+        .values()
+        .map(|s| s.selector)
+        .next()
+        .unwrap();
+    assert_eq!(
+        client_sel.remote,
+        TsAddr::Prefix("0.0.0.0/0".parse().unwrap())
+    );
+}

@@ -516,7 +516,7 @@ impl Engine {
             self.reject(local, remote, Reject::NoPeerConfig);
             return QmOutcome::Nothing;
         };
-        let request = match responder_request(&config, peer, sa_local, sa_remote, &first)
+        let request = match responder_request(&config, peer, sa_local, sa_remote, &first, assigned)
             .and_then(|r| uses_assigned_address(r, assigned))
         {
             Ok(r) => r,
@@ -911,6 +911,7 @@ fn responder_request(
     local: SocketAddr,
     remote: SocketAddr,
     first: &FirstMessage,
+    assigned: Option<std::net::IpAddr>,
 ) -> Result<ChildRequest, Reject> {
     let selector = first
         .selector
@@ -977,12 +978,25 @@ fn responder_request(
             } else {
                 covers(t, false)
             };
-            if !admitted || t.tunnel != first.wants_tunnel {
+            // A Cisco Unity client with an address from us proposes everything on our side
+            // (0.0.0.0/0) and routes only the split-include networks itself; the SA is
+            // narrowed to the template (what strongSwan's unity plugin does), so nothing
+            // outside the templates is installed.
+            let unity = !admitted
+                && l.is_default()
+                && assigned.is_some_and(|vip| {
+                    r == crate::config::IpPrefix::host(vip) && t.dst_address.contains(vip)
+                });
+            if !(admitted || unity) || t.tunnel != first.wants_tunnel {
                 continue;
             }
             let Some(proposal) = config.proposal(&t.proposal) else {
                 continue;
             };
+            let mut selector = selector;
+            if unity {
+                selector.local = TsAddr::Prefix(t.src_address);
+            }
             return Ok(ChildRequest {
                 policy: None,
                 selector,
