@@ -440,3 +440,50 @@ fn a_client_asking_for_everything_gets_the_template() {
         TsAddr::Prefix("0.0.0.0/0".parse().unwrap())
     );
 }
+
+/// The Cisco Unity extras (local LAN, default domain, split DNS, banner) reach the client,
+/// pulled and, with `push = true`, pushed as well; the address is given once.
+#[test]
+fn unity_attributes_pulled_and_pushed() {
+    for push in [false, true] {
+        let gw = gateway("main").replace(
+            "static-dns = [\"10.5.8.53\"]\n",
+            &format!(
+                "static-dns = [\"10.5.8.53\"]\nlocal-lan = [\"192.168.0.0/16\"]\n\
+                 default-domain = \"corp.example\"\nsplit-dns = [\"corp.example\", \"lab.example\"]\n\
+                 banner = \"Authorised users only\"\npush = {push}\n"
+            ),
+        );
+        let mut sim = Sim::new(23);
+        let c = Config::from_toml_str(&client("main", "alice", "alice pw"), "client").unwrap();
+        let g = Config::from_toml_str(&gw, "gw").unwrap();
+        sim.add("client", A, Arc::new(c), EngineOptions::default());
+        sim.add("gw", B, Arc::new(g), EngineOptions::default());
+        assert!(connect(&mut sim), "push {push}: {:?}", sim.nodes[0].events);
+        sim.run_for(Duration::from_secs(2), |_| {});
+        let got: Vec<_> = sim.nodes[0]
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::ModeConfigReceived { config, .. } => Some(config.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(got.len(), 1, "push {push}: {got:?}");
+        let got = &got[0];
+        assert_eq!(got.local_lan, vec!["192.168.0.0/16".parse().unwrap()]);
+        assert_eq!(got.default_domain.as_deref(), Some("corp.example"));
+        assert_eq!(got.split_dns, vec!["corp.example", "lab.example"]);
+        assert_eq!(got.banner.as_deref(), Some("Authorised users only"));
+        assert_eq!(assigned(&sim, 1).len(), 1, "push {push}");
+        for n in &sim.nodes {
+            assert_eq!(
+                n.engine.stats().total_rejected(),
+                0,
+                "{}: {:?}",
+                n.name,
+                n.events
+            );
+        }
+    }
+}

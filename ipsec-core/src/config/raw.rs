@@ -404,6 +404,29 @@ pub struct ModeConfig {
     /// (request). Default `true`.
     #[serde(default = "yes")]
     pub responder: bool,
+    /// Not in the manual (Cisco Unity, for iOS/macOS/Cisco clients): networks the client
+    /// reaches directly even with a full tunnel (UNITY_LOCAL_LAN). IPv4. Default none.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub local_lan: Vec<IpPrefix>,
+    /// Not in the manual: the DNS domain the client appends (UNITY_DEF_DOMAIN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_domain: Option<String>,
+    /// Not in the manual: domains the client resolves through the tunnel's DNS servers only
+    /// (UNITY_SPLITDNS_NAME), an array of names. Default none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub split_dns: Vec<String>,
+    /// Not in the manual: text the client shows on connecting (UNITY_BANNER).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub banner: Option<String>,
+    /// Not in the manual: whether the client may store the XAuth password
+    /// (UNITY_SAVE_PASSWD). Default `false`.
+    #[serde(default)]
+    pub save_password: bool,
+    /// Not in the manual: a responder also pushes the configuration (ISAKMP_CFG_SET) right
+    /// after XAuth, for clients that wait for it rather than ask. Default `false` (answer
+    /// requests only: iOS, Android, macOS, Windows and strongSwan all ask).
+    #[serde(default)]
+    pub push: bool,
 }
 
 impl ModeConfig {
@@ -419,6 +442,12 @@ impl ModeConfig {
             static_dns: Vec::new(),
             system_dns: None,
             responder: true,
+            local_lan: Vec::new(),
+            default_domain: None,
+            split_dns: Vec::new(),
+            banner: None,
+            save_password: false,
+            push: false,
         }
     }
 }

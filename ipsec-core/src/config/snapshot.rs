@@ -543,6 +543,18 @@ pub struct ModeConfig {
     pub dns: DnsServers,
     /// A responder's (hand out) or an initiator's (request) configuration.
     pub responder: bool,
+    /// Networks the client reaches directly (Cisco Unity local LAN, IPv4).
+    pub local_lan: Vec<IpPrefix>,
+    /// Default DNS domain (Cisco Unity).
+    pub default_domain: Option<String>,
+    /// Split-DNS domains (Cisco Unity).
+    pub split_dns: Vec<String>,
+    /// Login banner (Cisco Unity).
+    pub banner: Option<String>,
+    /// The client may save the XAuth password (Cisco Unity).
+    pub save_password: bool,
+    /// Push the configuration after XAuth as well as answering requests.
+    pub push: bool,
 }
 
 /// A validated XAuth `[[user]]`.

@@ -522,6 +522,16 @@ fn mode_configs(
                 max
             }
         };
+        for prefix in &m.local_lan {
+            if !prefix.is_ipv4() {
+                ctx.error(
+                    &obj,
+                    "local-lan",
+                    ErrorKind::InvalidValue,
+                    format!("{prefix}: expected an IPv4 prefix (Cisco Unity carries IPv4 only)"),
+                );
+            }
+        }
         for prefix in &m.split_include {
             if !prefix.is_ipv4() {
                 ctx.error(
@@ -567,6 +577,17 @@ fn mode_configs(
             split_include: m.split_include.clone(),
             dns,
             responder: m.responder,
+            local_lan: m.local_lan.clone(),
+            default_domain: m.default_domain.clone().filter(|d| !d.is_empty()),
+            split_dns: m
+                .split_dns
+                .iter()
+                .filter(|d| !d.is_empty())
+                .cloned()
+                .collect(),
+            banner: m.banner.clone().filter(|b| !b.is_empty()),
+            save_password: m.save_password,
+            push: m.push,
         });
     }
     out

@@ -38,6 +38,10 @@ pub struct ReceivedConfig {
     pub dns: Vec<IpAddr>,
     /// Networks to send through the tunnel (Cisco Unity split-include); empty for all.
     pub split_include: Vec<IpPrefix>,
+    /// Networks to reach directly despite the tunnel (Cisco Unity local LAN).
+    pub local_lan: Vec<IpPrefix>,
+    /// Domains to resolve with the tunnel's DNS servers (Cisco Unity split DNS).
+    pub split_dns: Vec<String>,
     /// Default DNS domain (Cisco Unity).
     pub default_domain: Option<String>,
     /// Login banner (Cisco Unity).
@@ -45,11 +49,13 @@ pub struct ReceivedConfig {
 }
 
 /// What a client asks for (the attributes of a pull REQUEST).
-const REQUESTED: [T; 6] = [
+const REQUESTED: [T; 8] = [
     T::InternalIp4Address,
     T::InternalIp4Netmask,
     T::InternalIp4Dns,
     T::UnitySplitInclude,
+    T::UnityLocalLan,
+    T::UnitySplitDnsName,
     T::UnityDefDomain,
     T::UnityBanner,
 ];
@@ -95,7 +101,7 @@ impl Engine {
         }
     }
 
-    /// Server: a client's REQUEST (pull).
+    /// Server: a client's REQUEST (pull), answered with what it asked for.
     pub(super) fn mode_config_request(
         &mut self,
         now: Instant,
@@ -103,6 +109,81 @@ impl Engine {
         asked: Asked,
         attrs: Attributes,
     ) -> Result<(), Reject> {
+        let (reply, address, pid, user, fresh) = self.server_config(id, Some(&attrs))?;
+        self.answer_transaction(now, id, asked, CfgType::Reply, &reply)?;
+        self.address_given(id, pid, user, address, fresh);
+        Ok(())
+    }
+
+    /// Server with `push = true`: after XAuth, SET the configuration unasked (the client
+    /// acknowledges it).
+    pub(super) fn push_mode_config(&mut self, now: Instant, id: IkeId) {
+        let (set, address, pid, user, fresh) = match self.server_config(id, None) {
+            Ok(c) => c,
+            Err(reason) => return self.config_stage_failed(now, id, reason),
+        };
+        if let Err(reason) = self.start_transaction(now, id, TxKind::CfgSet, CfgType::Set, &set) {
+            return self.config_stage_failed(now, id, reason);
+        }
+        self.address_given(id, pid, user, address, fresh);
+    }
+
+    /// Whether the server side of `id` pushes its configuration.
+    pub(super) fn pushes_mode_config(&self, id: IkeId) -> bool {
+        self.responder_mode_config(id).is_some_and(|m| m.push)
+    }
+
+    /// The responder `[[mode-config]]` of the peer of `id`.
+    fn responder_mode_config(&self, id: IkeId) -> Option<&crate::config::ModeConfig> {
+        let e = self.ike.get(&id)?.established()?;
+        let peer = self.config.peer(&e.sa.peer_name)?;
+        let ModeConfigRef::Named(name) = &peer.mode_config else {
+            return None;
+        };
+        self.config.mode_config(name).filter(|m| m.responder)
+    }
+
+    /// Records the address handed to the peer of `id` and reports it once.
+    fn address_given(
+        &mut self,
+        id: IkeId,
+        pid: super::PeerId,
+        user: Option<String>,
+        address: IpAddr,
+        fresh: bool,
+    ) {
+        if let Some(stage) = self.stage_mut(id) {
+            stage.address = Some(address);
+            stage.cfg = CfgState::Done;
+        }
+        if fresh {
+            self.stats.addresses_assigned += 1;
+            self.events.push_back(Event::AddressAssigned {
+                peer: pid,
+                user,
+                address,
+            });
+        }
+    }
+
+    /// Server: the configuration for the peer of `id`: the attributes (those `asked` for,
+    /// or everything configured for a push), the address (leased now unless the SA has
+    /// one), the session, the user, and whether the address is new to this SA.
+    #[allow(clippy::type_complexity)]
+    fn server_config(
+        &mut self,
+        id: IkeId,
+        asked: Option<&Attributes>,
+    ) -> Result<
+        (
+            Vec<ConfigAttribute<'static>>,
+            IpAddr,
+            super::PeerId,
+            Option<String>,
+            bool,
+        ),
+        Reject,
+    > {
         let sa = self.ike.get(&id).ok_or(Reject::UnknownSa)?;
         let e = sa.established().ok_or(Reject::UnexpectedMessage)?;
         if !matches!(e.stage.xauth, XauthState::NotUsed | XauthState::Succeeded) {
@@ -110,13 +191,9 @@ impl Engine {
         }
         let pid = sa.peer.ok_or(Reject::UnknownSa)?;
         let config = std::sync::Arc::clone(&self.config);
-        let peer = config.peer(&e.sa.peer_name).ok_or(Reject::NoPeerConfig)?;
-        let ModeConfigRef::Named(name) = &peer.mode_config else {
-            return Err(Reject::NoModeConfig);
-        };
-        let mc = config
-            .mode_config(name)
-            .filter(|m| m.responder)
+        let mc = self
+            .responder_mode_config(id)
+            .cloned()
             .ok_or(Reject::NoModeConfig)?;
         // The lease's owner: the XAuth user, else the peer's identity, else its address.
         let owner = match (&e.stage.user, &e.sa.remote_id) {
@@ -132,90 +209,17 @@ impl Engine {
                 .and_then(|u| u.address)
         });
         let user = e.stage.user.clone();
+        let had = e.stage.address;
         let pool = mc.address_pool.as_deref().and_then(|p| config.ip_pool(p));
-        let address = match e.stage.address {
+        let address = match had {
             Some(a) => a,
             None => self
                 .leases
                 .acquire(&owner, fixed, pool, pid)
                 .ok_or(Reject::NoAddress)?,
         };
-        let mut reply = Vec::new();
-        let wants = |ty| attrs.list.iter().any(|a| a.ty == ty);
-        let dns: Vec<IpAddr> = match &mc.dns {
-            DnsServers::Static(list) => list.clone(),
-            DnsServers::System => self.options.system_dns.clone(),
-            DnsServers::None => Vec::new(),
-        };
-        match address {
-            IpAddr::V4(a) => {
-                reply.push(attr(T::InternalIp4Address, ConfigValue::Ipv4(a)));
-                if wants(T::InternalIp4Netmask) {
-                    let mask = Ipv4Addr::from(mask_of(mc.address_prefix_length.min(32)));
-                    reply.push(attr(T::InternalIp4Netmask, ConfigValue::Ipv4(mask)));
-                }
-            }
-            IpAddr::V6(a) => reply.push(attr(
-                T::InternalIp6Address,
-                ConfigValue::Ipv6Prefix {
-                    addr: a,
-                    prefix_len: mc.address_prefix_length.min(128),
-                },
-            )),
-        }
-        for d in dns {
-            match d {
-                IpAddr::V4(d) if wants(T::InternalIp4Dns) => {
-                    reply.push(attr(T::InternalIp4Dns, ConfigValue::Ipv4(d)));
-                }
-                IpAddr::V6(d) if wants(T::InternalIp6Dns) => {
-                    reply.push(attr(T::InternalIp6Dns, ConfigValue::Ipv6(d)));
-                }
-                _ => {}
-            }
-        }
-        let split: Vec<UnitySplitNetwork> = mc
-            .split_include
-            .iter()
-            .filter_map(|p| match p.addr() {
-                IpAddr::V4(addr) => Some(UnitySplitNetwork {
-                    addr,
-                    mask: Ipv4Addr::from(mask_of(p.prefix_len())),
-                    extra: Some([0; 6]),
-                }),
-                IpAddr::V6(_) => None,
-            })
-            .collect();
-        // Split-include is sent when configured even if not asked for: it is what makes a
-        // Cisco-style client route only those networks, and clients that do not know it
-        // ignore it.
-        if !split.is_empty() {
-            reply.push(attr(T::UnitySplitInclude, ConfigValue::Networks(split)));
-        }
-        if wants(T::UnitySavePasswd) {
-            reply.push(attr(T::UnitySavePasswd, ConfigValue::U16(0)));
-        }
-        if wants(T::ApplicationVersion) {
-            reply.push(attr(
-                T::ApplicationVersion,
-                ConfigValue::Bytes(b"iked".as_slice().into()),
-            ));
-        }
-        self.answer_transaction(now, id, asked, CfgType::Reply, &reply)?;
-        let fresh = self.stage(id).is_some_and(|s| s.address.is_none());
-        if let Some(stage) = self.stage_mut(id) {
-            stage.address = Some(address);
-            stage.cfg = CfgState::Done;
-        }
-        if fresh {
-            self.stats.addresses_assigned += 1;
-            self.events.push_back(Event::AddressAssigned {
-                peer: pid,
-                user,
-                address,
-            });
-        }
-        Ok(())
+        let reply = config_attributes(&mc, address, asked, &self.options.system_dns);
+        Ok((reply, address, pid, user, had.is_none()))
     }
 
     /// Client: the server pushed its configuration (SET); acknowledged with the types taken.
@@ -247,6 +251,10 @@ impl Engine {
         attrs: Attributes,
         _pushed: bool,
     ) {
+        if self.stage(id).is_some_and(|s| s.cfg == CfgState::Done) {
+            // Pushed and then answered (or the reverse): the first one counts.
+            return;
+        }
         let got = read_config(&attrs);
         let Some(address) = got.address else {
             return self.config_stage_failed(now, id, Reject::NoAddress);
@@ -268,6 +276,103 @@ impl Engine {
             self.config_stage_ready(now, id);
         }
     }
+}
+
+/// The attributes a server sends: the address (always), and among the rest those `asked`
+/// for (`None`: a push, everything configured). Split-include is sent when configured even
+/// if not asked for: it is what makes a Cisco-style client route only those networks, and
+/// clients that do not know it ignore it.
+fn config_attributes(
+    mc: &crate::config::ModeConfig,
+    address: IpAddr,
+    asked: Option<&Attributes>,
+    system_dns: &[IpAddr],
+) -> Vec<ConfigAttribute<'static>> {
+    let wants = |ty| asked.is_none_or(|a| a.list.iter().any(|x| x.ty == ty));
+    let mut out = Vec::new();
+    match address {
+        IpAddr::V4(a) => {
+            out.push(attr(T::InternalIp4Address, ConfigValue::Ipv4(a)));
+            if wants(T::InternalIp4Netmask) {
+                let mask = Ipv4Addr::from(mask_of(mc.address_prefix_length.min(32)));
+                out.push(attr(T::InternalIp4Netmask, ConfigValue::Ipv4(mask)));
+            }
+        }
+        IpAddr::V6(a) => out.push(attr(
+            T::InternalIp6Address,
+            ConfigValue::Ipv6Prefix {
+                addr: a,
+                prefix_len: mc.address_prefix_length.min(128),
+            },
+        )),
+    }
+    let dns: Vec<IpAddr> = match &mc.dns {
+        DnsServers::Static(list) => list.clone(),
+        DnsServers::System => system_dns.to_vec(),
+        DnsServers::None => Vec::new(),
+    };
+    for d in dns {
+        match d {
+            IpAddr::V4(d) if wants(T::InternalIp4Dns) => {
+                out.push(attr(T::InternalIp4Dns, ConfigValue::Ipv4(d)));
+            }
+            IpAddr::V6(d) if wants(T::InternalIp6Dns) => {
+                out.push(attr(T::InternalIp6Dns, ConfigValue::Ipv6(d)));
+            }
+            _ => {}
+        }
+    }
+    let networks = |list: &[IpPrefix]| -> Vec<UnitySplitNetwork> {
+        list.iter()
+            .filter_map(|p| match p.addr() {
+                IpAddr::V4(addr) => Some(UnitySplitNetwork {
+                    addr,
+                    mask: Ipv4Addr::from(mask_of(p.prefix_len())),
+                    extra: Some([0; 6]),
+                }),
+                IpAddr::V6(_) => None,
+            })
+            .collect()
+    };
+    if !mc.split_include.is_empty() {
+        out.push(attr(
+            T::UnitySplitInclude,
+            ConfigValue::Networks(networks(&mc.split_include)),
+        ));
+    }
+    if !mc.local_lan.is_empty() && wants(T::UnityLocalLan) {
+        out.push(attr(
+            T::UnityLocalLan,
+            ConfigValue::Networks(networks(&mc.local_lan)),
+        ));
+    }
+    let text = |s: &str| ConfigValue::Bytes(s.as_bytes().to_vec().into());
+    if let Some(d) = &mc.default_domain
+        && wants(T::UnityDefDomain)
+    {
+        out.push(attr(T::UnityDefDomain, text(d)));
+    }
+    if !mc.split_dns.is_empty() && wants(T::UnitySplitDnsName) {
+        out.push(attr(T::UnitySplitDnsName, text(&mc.split_dns.join(","))));
+    }
+    if let Some(b) = &mc.banner
+        && wants(T::UnityBanner)
+    {
+        out.push(attr(T::UnityBanner, text(b)));
+    }
+    if asked.is_some_and(|a| a.list.iter().any(|x| x.ty == T::UnitySavePasswd)) {
+        out.push(attr(
+            T::UnitySavePasswd,
+            ConfigValue::U16(u16::from(mc.save_password)),
+        ));
+    }
+    if asked.is_some_and(|a| a.list.iter().any(|x| x.ty == T::ApplicationVersion)) {
+        out.push(attr(
+            T::ApplicationVersion,
+            ConfigValue::Bytes(b"iked".as_slice().into()),
+        ));
+    }
+    out
 }
 
 /// A typed attribute.
@@ -311,14 +416,19 @@ fn read_config(attrs: &Attributes) -> ReceivedConfig {
             (T::InternalIp4Dns, ConfigValue::Ipv4(v)) => c.dns.push(IpAddr::V4(*v)),
             (T::InternalIp6Dns, ConfigValue::Ipv6(v)) => c.dns.push(IpAddr::V6(*v)),
             (T::UnitySplitInclude, ConfigValue::Networks(list)) => {
-                for n in list {
-                    let m = u32::from(n.mask);
-                    if m.leading_ones() + m.trailing_zeros() == 32
-                        && let Ok(len) = u8::try_from(m.leading_ones())
-                        && let Some(p) = IpPrefix::new(IpAddr::V4(n.addr), len)
-                    {
-                        c.split_include.push(p);
-                    }
+                c.split_include.extend(list.iter().filter_map(prefix_of));
+            }
+            (T::UnityLocalLan, ConfigValue::Networks(list)) => {
+                c.local_lan.extend(list.iter().filter_map(prefix_of));
+            }
+            (T::UnitySplitDnsName, ConfigValue::Bytes(b)) => {
+                if let Some(t) = text(b) {
+                    c.split_dns.extend(
+                        t.split(',')
+                            .map(str::trim)
+                            .filter(|d| !d.is_empty())
+                            .map(str::to_owned),
+                    );
                 }
             }
             (T::UnityDefDomain, ConfigValue::Bytes(b)) => c.default_domain = text(b),
@@ -328,7 +438,18 @@ fn read_config(attrs: &Attributes) -> ReceivedConfig {
     }
     c.dns.truncate(16);
     c.split_include.truncate(crate::wire::MAX_SPLIT_NETWORKS);
+    c.local_lan.truncate(crate::wire::MAX_SPLIT_NETWORKS);
+    c.split_dns.truncate(64);
     c
+}
+
+/// The prefix of a Unity network entry (a non-contiguous mask is no prefix).
+fn prefix_of(n: &UnitySplitNetwork) -> Option<IpPrefix> {
+    let m = u32::from(n.mask);
+    if m.leading_ones() + m.trailing_zeros() != 32 {
+        return None;
+    }
+    IpPrefix::new(IpAddr::V4(n.addr), u8::try_from(m.leading_ones()).ok()?)
 }
 
 #[cfg(test)]

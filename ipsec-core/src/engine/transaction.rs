@@ -41,6 +41,8 @@ pub(crate) enum TxKind {
     XauthStatus(bool),
     /// Mode-config client: REQUEST for an address and the rest.
     CfgRequest,
+    /// Mode-config server: SET of the configuration (push).
+    CfgSet,
 }
 
 /// Where XAuth stands on one ISAKMP SA.
@@ -277,7 +279,7 @@ impl Engine {
             Some((kind, identifier)) => {
                 matches!(
                     (kind, attrs.cfg_type),
-                    (TxKind::XauthStatus(_), CfgType::Ack)
+                    (TxKind::XauthStatus(_) | TxKind::CfgSet, CfgType::Ack)
                         | (TxKind::XauthRequest | TxKind::CfgRequest, CfgType::Reply)
                 ) && (attrs.identifier == identifier || attrs.identifier == 0)
             }
@@ -448,7 +450,7 @@ impl Engine {
     fn on_transaction_answer(&mut self, now: Instant, id: IkeId, kind: TxKind, attrs: Attributes) {
         match kind {
             TxKind::XauthRequest => self.xauth_credentials(now, id, attrs),
-            TxKind::XauthStatus(true) => {}
+            TxKind::XauthStatus(true) | TxKind::CfgSet => {}
             TxKind::XauthStatus(false) => self.config_stage_failed(now, id, Reject::XauthFailed),
             TxKind::CfgRequest => self.mode_config_received(now, id, attrs, false),
         }

@@ -162,6 +162,9 @@ impl Engine {
                     .push_back(Event::UserAuthenticated { peer, user });
             }
             self.xauth_status(now, id, true);
+            if self.pushes_mode_config(id) {
+                self.push_mode_config(now, id);
+            }
             self.config_stage_ready(now, id);
             return;
         }
