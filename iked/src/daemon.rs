@@ -40,6 +40,7 @@ use crate::kernel::Kernel;
 use crate::logging::{self, LogHandle};
 use crate::notify::notify;
 use crate::udp::{IkeSocket, MAX_DATAGRAM};
+use crate::userspace::virtual_ip::VirtualIps;
 use crate::userspace::{self, Dataplane, DpEvent, Userspace};
 
 /// A received datagram.
@@ -145,6 +146,8 @@ struct Daemon {
     driver: Box<dyn IkeDriver>,
     sockets: Vec<Arc<IkeSocket>>,
     started: Instant,
+    /// Mode-config client: the virtual addresses we put on an interface.
+    vips: VirtualIps,
 }
 
 impl Daemon {
@@ -274,6 +277,7 @@ impl Daemon {
                 driver,
                 sockets,
                 started: Instant::now(),
+                vips: VirtualIps::default(),
             },
             Channels {
                 datagrams,
@@ -319,6 +323,12 @@ impl Daemon {
             self.drain().await;
         }
         drop(ch.control);
+        // What the peers' down events did not already remove (a peer that never answered).
+        match self.vips.remove_all(&mut self.dataplane).await {
+            Ok(0) => {}
+            Ok(n) => info!("removed {n} virtual addresses"),
+            Err(e) => error!("removing virtual addresses: {e}"),
+        }
         let report = self.dataplane.flush_all().await.map_err(Fatal::Flush)?;
         info!("removed {report}; bye");
         Ok(())
@@ -392,6 +402,22 @@ impl Daemon {
                         ),
                         Err(e) => error!("deleting SA {:#010x}: {e}", d.spi),
                     },
+                    DriverEvent::VirtualIp(v) => {
+                        match self.vips.apply(&mut self.dataplane, &self.config, &v).await {
+                            Ok(line) => info!("{line}"),
+                            Err(e) => error!(
+                                "mode-config from peer {:?}: cannot apply virtual IP {}: {e}",
+                                v.peer, v.address
+                            ),
+                        }
+                    }
+                    DriverEvent::VirtualIpGone { peer, address } => {
+                        match self.vips.remove(&mut self.dataplane, &peer, address).await {
+                            Ok(true) => info!("virtual IP {address} of peer {peer:?} removed"),
+                            Ok(false) => {}
+                            Err(e) => error!("removing virtual IP {address} of peer {peer:?}: {e}"),
+                        }
+                    }
                     DriverEvent::Info(m) => info!("{m}"),
                     DriverEvent::Warn(m) => warn!("{m}"),
                 }

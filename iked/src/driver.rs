@@ -108,6 +108,24 @@ pub struct SaDelete {
     pub reason: String,
 }
 
+/// What a mode-config server gave us as its client (draft-dukes-ike-mode-cfg-02): the
+/// virtual address our quick modes use as their local selector, to put on an interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VirtualIp {
+    /// The configured peer (the server).
+    pub peer: String,
+    /// The virtual address.
+    pub address: IpAddr,
+    /// The prefix length the server sent, for the log only: the address is installed as a
+    /// host address, since the server's "netmask" says nothing about what is on-link for us.
+    pub prefix_len: Option<u8>,
+    /// DNS servers: logged, not applied.
+    pub dns: Vec<IpAddr>,
+    /// Networks the server wants tunnelled (Cisco Unity split-include); empty for "what the
+    /// policies say".
+    pub split_include: Vec<xfrm::Prefix>,
+}
+
 /// What the engine asks the daemon to do or know.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DriverEvent {
@@ -115,6 +133,17 @@ pub enum DriverEvent {
     InstallSa(Box<SaInstall>),
     /// Remove an SA from the kernel.
     DeleteSa(SaDelete),
+    /// Mode-config client: put this virtual address on an interface and route the tunnelled
+    /// networks from it.
+    VirtualIp(Box<VirtualIp>),
+    /// Mode-config client: the session that got `address` from `peer` is gone; remove what
+    /// [`DriverEvent::VirtualIp`] added.
+    VirtualIpGone {
+        /// The configured peer.
+        peer: String,
+        /// The address it had given.
+        address: IpAddr,
+    },
     /// Something to log at info level (peer up/down, phase 1 SAs).
     Info(String),
     /// Something to log at warn level (failed negotiations, rejected datagrams).
@@ -257,7 +286,7 @@ pub use wired::EngineDriver;
 
 #[cfg(feature = "engine")]
 mod wired {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, VecDeque};
 
     use ipsec_core::config::IpPrefix;
     use ipsec_core::crypto::esp::{EspEncryption, EspIntegrity, EspKeys, EspTransform};
@@ -272,6 +301,11 @@ mod wired {
         /// Names of the peers the engine has told us about (a peer's SAs may outlive its
         /// session entry when events are read late).
         names: BTreeMap<PeerId, String>,
+        /// Virtual addresses received as a mode-config client, by session, so that the
+        /// session's end can take its address away (the engine's `PeerDown` does not say).
+        vips: BTreeMap<PeerId, (String, IpAddr)>,
+        /// Events made in pairs (a peer down and its address gone) wait here.
+        pending: VecDeque<DriverEvent>,
     }
 
     impl std::fmt::Debug for EngineDriver {
@@ -305,6 +339,8 @@ mod wired {
             EngineDriver {
                 engine,
                 names: BTreeMap::new(),
+                vips: BTreeMap::new(),
+                pending: VecDeque::new(),
             }
         }
 
@@ -337,6 +373,12 @@ mod wired {
                 }
                 Event::PeerDown { peer, reason } => {
                     let name = self.names.remove(&peer).unwrap_or_else(|| "?".into());
+                    if let Some((vip_peer, address)) = self.vips.remove(&peer) {
+                        self.pending.push_back(DriverEvent::VirtualIpGone {
+                            peer: vip_peer,
+                            address,
+                        });
+                    }
                     DriverEvent::Info(format!("peer {name:?} down: {reason:?}"))
                 }
                 Event::IsakmpSaUp { peer, spi } => DriverEvent::Info(format!(
@@ -403,15 +445,47 @@ mod wired {
                     user.as_deref().unwrap_or("the peer"),
                     self.name(peer).unwrap_or_default()
                 )),
-                Event::ModeConfigReceived { peer, config } => DriverEvent::Info(format!(
-                    "mode-config from peer {:?}: address {:?}/{:?}, DNS {:?}, split-include {:?}",
-                    self.name(peer).unwrap_or_default(),
-                    config.address,
-                    config.prefix_len,
-                    config.dns,
-                    config.split_include
-                )),
+                Event::ModeConfigReceived { peer, config } => self.received(peer, &config),
             })
+        }
+
+        /// Mode-config client: the server's answer. Only an address is something to apply
+        /// (DNS servers and split networks come along with it).
+        fn received(&mut self, peer: PeerId, config: &eng::ReceivedConfig) -> DriverEvent {
+            let name = self.name(peer).unwrap_or_default();
+            let Some(address) = config.address else {
+                return DriverEvent::Warn(format!(
+                    "mode-config from peer {name:?} without an address (DNS {:?}, \
+                     split-include {:?}): nothing to apply",
+                    config.dns, config.split_include
+                ));
+            };
+            // A network that is not a prefix cannot be routed; the engine parsed it, so this
+            // is only a check of the conversion.
+            let split_include: Vec<xfrm::Prefix> = config
+                .split_include
+                .iter()
+                .filter_map(|p| prefix(p).ok())
+                .collect();
+            let v = DriverEvent::VirtualIp(Box::new(VirtualIp {
+                peer: name.clone(),
+                address,
+                prefix_len: config.prefix_len,
+                dns: config.dns.clone(),
+                split_include,
+            }));
+            // A second answer in the same session (a re-authentication) replaces the first:
+            // the old address goes first, since the daemon keys addresses by peer name.
+            match self.vips.insert(peer, (name, address)) {
+                Some((old_peer, old)) if old != address => {
+                    self.pending.push_back(v);
+                    DriverEvent::VirtualIpGone {
+                        peer: old_peer,
+                        address: old,
+                    }
+                }
+                _ => v,
+            }
         }
     }
 
@@ -593,6 +667,9 @@ mod wired {
         }
 
         fn poll_event(&mut self) -> Option<DriverEvent> {
+            if let Some(e) = self.pending.pop_front() {
+                return Some(e);
+            }
             while let Some(e) = self.engine.poll_event() {
                 if let Some(d) = self.translate(e) {
                     return Some(d);

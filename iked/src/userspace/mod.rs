@@ -33,6 +33,7 @@ pub mod net;
 pub mod outbound;
 pub mod packet;
 pub mod spd;
+pub mod virtual_ip;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -98,6 +99,8 @@ pub struct Userspace {
     generated: HashMap<Selector, (EntryId, Entry, usize)>,
     next_generated: u32,
     sas: BTreeMap<u32, SaMeta>,
+    /// Mode-config client: virtual address and split-include networks, by peer name.
+    virtual_ips: BTreeMap<String, (IpAddr, Vec<Prefix>)>,
 }
 
 impl std::fmt::Debug for Userspace {
@@ -200,6 +203,7 @@ impl Userspace {
             generated: HashMap::new(),
             next_generated: 1,
             sas: BTreeMap::new(),
+            virtual_ips: BTreeMap::new(),
         })
     }
 
@@ -247,7 +251,87 @@ impl Userspace {
             .filter(|e| matches!(e.action, Action::Encrypt { .. }))
             .map(|e| (e.selector.src, e.selector.dst))
             .collect();
-        self.routing.set_routes(&dsts).await
+        let vips = self.virtual_nets();
+        self.routing.set_routes(&dsts, &vips).await
+    }
+
+    /// Each virtual address with the networks routed from it under the current SPD.
+    fn virtual_nets(&self) -> Vec<(IpAddr, Vec<Prefix>)> {
+        self.virtual_ips
+            .values()
+            .map(|(vip, split)| {
+                let nets = virtual_ip::tunnelled_nets(self.spd.entries(), *vip, split);
+                (*vip, nets)
+            })
+            .collect()
+    }
+
+    /// Mode-config client: puts `address` on the TUN and routes the tunnelled networks from
+    /// it. Returns the loopback's index, whether the address was added (not already there) and
+    /// the networks routed.
+    pub async fn add_virtual_ip(
+        &mut self,
+        peer: &str,
+        address: IpAddr,
+        split_include: &[Prefix],
+    ) -> Result<(u32, bool, Vec<Prefix>), String> {
+        // The address goes on the loopback, not the TUN: removing a TUN's last address makes
+        // the kernel drop every route through it, which would let traffic for the protected
+        // networks follow the main table (in clear) until they are put back.
+        let lo = self
+            .routing
+            .net()
+            .link_index("lo")
+            .await
+            .map_err(|e| format!("loopback: {e}"))?;
+        let len = if address.is_ipv4() { 32 } else { 128 };
+        // The address first: the kernel refuses a route whose source is not local.
+        let added = match self.routing.net().add_address(lo, address, len).await {
+            Ok(()) => true,
+            Err(e) if e.is_exists() => false,
+            Err(e) => return Err(format!("adding {address} to lo: {e}")),
+        };
+        self.virtual_ips
+            .insert(peer.to_string(), (address, split_include.to_vec()));
+        let nets = virtual_ip::tunnelled_nets(self.spd.entries(), address, split_include);
+        self.rebuild_spd().await;
+        Ok((lo, added, nets))
+    }
+
+    /// Undoes [`Userspace::add_virtual_ip`]: the address if we added it, then the routes.
+    pub async fn del_virtual_ip(
+        &mut self,
+        peer: &str,
+        address: IpAddr,
+        added: bool,
+    ) -> Result<(), String> {
+        if self
+            .virtual_ips
+            .get(peer)
+            .is_some_and(|(a, _)| *a == address)
+        {
+            self.virtual_ips.remove(peer);
+        }
+        let mut result = Ok(());
+        if added {
+            let len = if address.is_ipv4() { 32 } else { 128 };
+            let lo = self
+                .routing
+                .net()
+                .link_index("lo")
+                .await
+                .map_err(|e| format!("loopback: {e}"))?;
+            match self.routing.net().del_address(lo, address, len).await {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => result = Err(format!("removing {address} from lo: {e}")),
+            }
+            if let Err(e) = self.routing.forget_vanished().await {
+                tracing::warn!("{e}");
+            }
+        }
+        self.rebuild_spd().await;
+        result
     }
 
     /// The policy an SA serves: its configured one, else one made from its selector.

@@ -22,6 +22,8 @@ use nix::sys::socket::{self, sockopt};
 use tun_rs::{DeviceBuilder, SyncDevice};
 use xfrm::{NetConfig, Owner, Prefix, RouteConfig};
 
+use super::virtual_ip::covers;
+
 /// The TUN device's name.
 pub const TUN_NAME: &str = "iked0";
 /// Its MTU: room for the outer IPv4 header, ESP-in-UDP, the largest IV, padding and ICV
@@ -213,8 +215,16 @@ impl Routing {
 
     /// Makes the routes into the TUN exactly `dsts` (with a preferred source address when one
     /// of ours lies inside the policy's source prefix, so that locally generated traffic
-    /// matches the policy). Problems are returned; the rest is done.
-    pub async fn set_routes(&mut self, dsts: &[(Prefix, Prefix)]) -> Vec<String> {
+    /// matches the policy), plus those of `virtual_ips`: (a mode-config client's virtual
+    /// address, the networks tunnelled from it). A route to such a network, or inside one,
+    /// takes the virtual address as its source (the SAs were negotiated from it, and the
+    /// server routes back only to it); a network without a route of its own gets one.
+    /// Problems are returned; the rest is done.
+    pub async fn set_routes(
+        &mut self,
+        dsts: &[(Prefix, Prefix)],
+        virtual_ips: &[(IpAddr, Vec<Prefix>)],
+    ) -> Vec<String> {
         let mut problems = Vec::new();
         let ours: Vec<IpAddr> = match self.net.addresses(None).await {
             Ok(v) => v.into_iter().map(|a| a.addr).collect(),
@@ -234,6 +244,20 @@ impl Routing {
                 .find(|a| src.contains(*a) && !src.is_any() && a.is_ipv4() == dst.addr().is_ipv4());
             if !wanted.iter().any(|w| w.dst == r.dst) {
                 wanted.push(r);
+            }
+        }
+        for (vip, nets) in virtual_ips {
+            for net in nets {
+                for r in wanted.iter_mut().filter(|r| covers(net, &r.dst)) {
+                    r.pref_src = Some(*vip);
+                }
+                if !wanted.iter().any(|w| w.dst == *net) {
+                    let mut r = RouteConfig::new(*net);
+                    r.oif = Some(self.tun_index);
+                    r.table = Some(TABLE);
+                    r.pref_src = Some(*vip);
+                    wanted.push(r);
+                }
             }
         }
         let stale: Vec<RouteConfig> = self
@@ -262,6 +286,38 @@ impl Routing {
             }
         }
         problems
+    }
+
+    /// Forgets the routes we installed that the kernel no longer has, so that the next
+    /// [`Routing::set_routes`] puts them back; how many. Removing an address takes the routes
+    /// with it as their source away, and removing the TUN's last IPv4 address every route
+    /// through the TUN (`fib_disable_ip`, net/ipv4/fib_frontend.c).
+    pub async fn forget_vanished(&mut self) -> Result<usize, String> {
+        let mut present = Vec::new();
+        for v6 in [false, true] {
+            let routes = self
+                .net
+                .routes(v6)
+                .await
+                .map_err(|e| format!("listing routes: {e}"))?;
+            present.extend(
+                routes
+                    .into_iter()
+                    .filter(|r| r.table == TABLE && r.protocol == self.protocol),
+            );
+        }
+        let before = self.installed.len();
+        self.installed.retain(|r| {
+            present
+                .iter()
+                .any(|p| p.dst == r.dst && p.oif == r.oif && p.pref_src == r.pref_src)
+        });
+        Ok(before - self.installed.len())
+    }
+
+    /// The rtnetlink connection (for virtual addresses).
+    pub fn net(&self) -> &NetConfig {
+        &self.net
     }
 
     /// Removes every route and rule of ours.
