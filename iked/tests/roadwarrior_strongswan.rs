@@ -96,6 +96,27 @@ ranges = ["100.100.0.10-100.100.0.50"]
     )
 }
 
+/// iked's configuration for road warriors of a client `profile` (`ios`, `android`): the
+/// profile supplies exchange mode, groups, algorithms, lifetime, DPD and NAT-T.
+fn iked_profile_conf(profile: &str) -> String {
+    let full = iked_conf("main", "\"modp2048\"");
+    full.lines()
+        .filter(|l| {
+            !["exchange-mode", "dh-group", "enc-algorithm", "hash-algorithm", "dpd-", "nat-traversal"]
+                .iter()
+                .any(|k| l.starts_with(k))
+        })
+        .map(|l| {
+            if l == "passive = true" {
+                format!("passive = true\nprofile = \"{profile}\"")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A charon road warrior: `aggressive` with a KEY_ID group identity, or main mode with its
 /// address as identity; `proposals` for IKE; XAuth as `user` with `password`.
 fn client_conf(aggressive: bool, proposals: &str, user: &str, password: &str) -> String {
@@ -237,10 +258,8 @@ fn cisco_style_clients_two_behind_one_nat() {
     };
     let mut nat = lab.nat().unwrap();
     nat.add_client().unwrap();
-    let (_dir, d) = start_iked(
-        &nat.server,
-        &iked_conf("aggressive", "\"modp2048\", \"modp1024\""),
-    );
+    // The iOS profile: aggressive mode, modp1024/modp2048, AES/3DES x SHA1/MD5, NAT-T.
+    let (_dir, d) = start_iked(&nat.server, &iked_profile_conf("ios"));
     let logs = Logs(&d);
     let proposals = "aes256-sha1-modp1024";
     let alice = client(
@@ -292,7 +311,8 @@ fn android_style_client_wrong_then_right_password() {
         return;
     };
     let nat = lab.nat().unwrap();
-    let (_dir, d) = start_iked(&nat.server, &iked_conf("main", "\"modp1024\""));
+    // The Android profile: main mode, modp1024, AES/3DES x SHA1/MD5/SHA2, NAT-T.
+    let (_dir, d) = start_iked(&nat.server, &iked_profile_conf("android"));
     let logs = Logs(&d);
     let proposals = "aes128-sha1-modp1024,3des-md5-modp1024";
     let c = client(

@@ -60,6 +60,7 @@
 //! The configuration does no I/O: certificate paths are checked for presence, not read.
 
 pub mod error;
+mod profile;
 pub mod raw;
 mod snapshot;
 mod source;

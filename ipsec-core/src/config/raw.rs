@@ -11,10 +11,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::value::{
-    AddrRange, Address, AuthMethod, Dataplane, DhGroup, DpdInterval, EspAuth, EspEncryption,
-    ExchangeMode, GeneratePolicy, IkeEncryption, IkeHash, IpPrefix, IpProtocol, IpsecProtocol,
-    LogLevel, ModeConfigRef, MyId, PfsGroup, PolicyAction, PolicyLevel, PortSpec, ProposalCheck,
-    RemoteId, SecretText, Time, one_or_many,
+    AddrRange, Address, AuthMethod, ClientProfile, Dataplane, DhGroup, DpdInterval, EspAuth,
+    EspEncryption, ExchangeMode, GeneratePolicy, IkeEncryption, IkeHash, IpPrefix, IpProtocol,
+    IpsecProtocol, LogLevel, ModeConfigRef, MyId, PfsGroup, PolicyAction, PolicyLevel, PortSpec,
+    ProposalCheck, RemoteId, SecretText, Time, one_or_many,
 };
 
 /// A whole configuration file: arrays of tables `[[peer]]`, `[[proposal]]`, `[[policy]]`,
@@ -184,6 +184,10 @@ pub struct Peer {
     /// XAuth password when we are the XAuth client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xauth_password: Option<SecretText>,
+    /// Not in the manual: `ios`, `android` or `windows-l2tp` fills in the phase-1 terms
+    /// that client sends for every key not written here (`config::profile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ClientProfile>,
 }
 
 impl Peer {
@@ -222,6 +226,7 @@ impl Peer {
             mode_config: ModeConfigRef::None,
             xauth_login: None,
             xauth_password: None,
+            profile: None,
         }
     }
 }

@@ -73,6 +73,11 @@ impl SourceMap {
         Some(self.line(at))
     }
 
+    /// Whether object `index` of `kind` writes `key` (`None`: no such object).
+    pub(crate) fn has_key(&self, kind: ObjectKind, index: usize, key: &str) -> Option<bool> {
+        Some(self.item(kind, index)?.keys.iter().any(|k| k.key == key))
+    }
+
     /// The `name` written in object `index` of `kind`.
     pub(crate) fn name_of(&self, kind: ObjectKind, index: usize) -> Option<&str> {
         self.item(kind, index)?.name.as_deref()

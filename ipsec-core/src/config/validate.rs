@@ -834,6 +834,22 @@ fn policies(
     out
 }
 
+/// For a configuration built in code (no file to tell which keys are written): whether
+/// `key` of `p` still has its default value, so that a profile may fill it.
+fn same_as_default(p: &super::raw::Peer, d: &super::raw::Peer, key: &str) -> bool {
+    match key {
+        "exchange-mode" => p.exchange_mode == d.exchange_mode,
+        "dh-group" => p.dh_group == d.dh_group,
+        "enc-algorithm" => p.enc_algorithm == d.enc_algorithm,
+        "hash-algorithm" => p.hash_algorithm == d.hash_algorithm,
+        "lifetime" => p.lifetime == d.lifetime,
+        "dpd-interval" => p.dpd_interval == d.dpd_interval,
+        "nat-traversal" => p.nat_traversal == d.nat_traversal,
+        "proposal-check" => p.proposal_check == d.proposal_check,
+        _ => false,
+    }
+}
+
 fn peers(
     ctx: &mut Ctx<'_>,
     config: &Config,
@@ -846,6 +862,31 @@ fn peers(
     let mut out: Vec<Peer> = Vec::new();
     for (pos, p) in config.peer.iter().enumerate() {
         let obj = ctx.obj(ObjectKind::Peer, pos, Some(&p.name));
+        let profiled;
+        let p = match p.profile {
+            Some(profile) => {
+                let map = ctx.map;
+                let defaults = super::raw::Peer::new(p.name.clone());
+                profiled = super::profile::apply(p, profile, |key| match map {
+                    Some(m) => m.has_key(obj.kind, obj.index, key).unwrap_or(false),
+                    None => !same_as_default(p, &defaults, key),
+                });
+                let weak = super::profile::weak_parts(&profiled);
+                if !weak.is_empty() {
+                    ctx.warn(
+                        &obj,
+                        "profile",
+                        format!(
+                            "profile {profile} accepts what that client sends, weak parts \
+                             included: {}",
+                            weak.join(", ")
+                        ),
+                    );
+                }
+                &profiled
+            }
+            None => p,
+        };
         let method = p.auth_method;
 
         if p.port == 0 {

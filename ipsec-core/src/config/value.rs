@@ -161,6 +161,19 @@ impl ExchangeMode {
 }
 
 keywords! {
+    /// A client profile (`profile`, our extension): the phase-1 terms a built-in VPN client
+    /// sends, filled in for the keys a `[[peer]]` does not write (see `config::profile`).
+    pub enum ClientProfile {
+        /// Apple iOS and macOS "Cisco IPsec" (XAuth PSK, hybrid or certificates).
+        Ios = "ios",
+        /// Android's legacy "IPsec Xauth PSK" (and "IPsec Hybrid RSA").
+        Android = "android",
+        /// Windows' built-in L2TP/IPsec client.
+        WindowsL2tp = "windows-l2tp",
+    }
+}
+
+keywords! {
     /// Phase 1 authentication method (`auth-method`).
     pub enum AuthMethod {
         /// Pre-shared key (`secret`).
