@@ -127,8 +127,12 @@ fn unknown_keys_in_every_table() {
             "site.toml:3: daemon: key \"threads\": unknown key;",
         ),
         (
+            "[[peer]]\nname = \"a\"\nsecret = \"s\"\nppk-secret = \"x\"\n",
+            "site.toml:4: peer \"a\": key \"ppk-secret\": unknown key;",
+        ),
+        (
             "[[peer]]\nname = \"a\"\nsecret = \"s\"\nprofile = \"x\"\n",
-            "site.toml:4: peer \"a\": key \"profile\": unknown key;",
+            "site.toml:4: peer \"a\": key \"profile\": expected one of ios, android, windows-l2tp",
         ),
     ];
     for (text, start) in cases {
