@@ -96,7 +96,7 @@ fn unknown_keys_are_refused_with_their_line() {
 
 #[test]
 fn unknown_keys_in_every_table() {
-    let cases: [(&str, &str); 8] = [
+    let cases: [(&str, &str); 9] = [
         (
             "[[proposal]]\nname = \"x\"\npfs = \"none\"\n",
             "site.toml:3: proposal \"x\": key \"pfs\": unknown key;",
