@@ -230,14 +230,34 @@ fn certificate_files_are_checked_relative_to_the_file() {
     );
 }
 
-/// The site-to-site example of iked/README.md is a valid file.
+/// Every TOML example of iked/README.md (site-to-site, road warriors) is a valid file; the
+/// road-warrior one names the weak parts its profile accepts.
 #[test]
-fn readme_example_passes() {
+fn readme_examples_pass() {
     let readme = include_str!("../README.md");
-    let start = readme.find("```toml\n").expect("a TOML example") + "```toml\n".len();
-    let len = readme[start..].find("```").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "iked.toml", &readme[start..start + len]);
-    let out = iked_cmd(&["check-config", "-c", &file]);
-    assert!(out.status.success(), "{out:?}");
+    let mut rest = readme;
+    let mut n = 0;
+    while let Some(at) = rest.find("```toml\n") {
+        let start = at + "```toml\n".len();
+        let len = rest[start..].find("```").unwrap();
+        let file = write(
+            dir.path(),
+            &format!("iked{n}.toml"),
+            &rest[start..start + len],
+        );
+        let out = iked_cmd(&["check-config", "-c", &file]);
+        assert!(out.status.success(), "example {n}: {out:?}");
+        if rest[start..start + len].contains("profile = \"ios\"") {
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(text.contains("profile ios accepts"), "{text}");
+        }
+        rest = &rest[start + len..];
+        n += 1;
+    }
+    assert!(n >= 2, "{n} examples");
 }
