@@ -91,6 +91,11 @@ pub struct SaInstall {
     pub replaces: Option<u32>,
     /// Anti-replay window in packets (inbound SAs; `[daemon] replay-window`).
     pub replay_window: u32,
+    /// Transport mode through a NAT: the addresses the peer's TCP/UDP checksums cover, from
+    /// its NAT-OA payloads (RFC 3947 §5.2): (ours as the peer knows it, the peer's original).
+    /// The userspace dataplane fixes inbound checksums with them (RFC 3948 §3.1.2); the kernel
+    /// gets the peer's as the SA's encapsulation original address.
+    pub nat_oa: Option<(IpAddr, IpAddr)>,
 }
 
 /// One direction of an SA to remove.
@@ -544,6 +549,7 @@ mod wired {
             replaces: sa.replaces,
             // The daemon sets the configured window before installing.
             replay_window: 64,
+            nat_oa: sa.nat_oa.map(|o| (o.local, o.remote)),
         })
     }
 
@@ -563,6 +569,7 @@ mod wired {
             EspIntegrity::HmacMd5_96 => I::HmacMd5_96,
             EspIntegrity::HmacSha1_96 => I::HmacSha1_96,
             EspIntegrity::HmacSha256_128 => I::HmacSha256_128,
+            EspIntegrity::HmacSha256_96 => I::HmacSha256_96,
             EspIntegrity::HmacSha384_192 => I::HmacSha384_192,
             EspIntegrity::HmacSha512_256 => I::HmacSha512_256,
         };

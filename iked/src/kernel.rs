@@ -345,11 +345,16 @@ impl Kernel {
         };
         let mut cfg = SaConfig::esp(sa.src, sa.dst, sa.spi, mode, reqid, sa.transform.clone());
         cfg.encap = sa.encap.map(|(ours, theirs)| {
-            if sa.inbound {
+            let mut e = if sa.inbound {
                 UdpEncap::new(theirs, ours)
             } else {
                 UdpEncap::new(ours, theirs)
-            }
+            };
+            // XFRMA_ENCAP's encap_oa: the peer's original address from its NAT-OA (RFC 3947
+            // §5.2). Linux does not use it today (it marks decapsulated transport-mode
+            // packets checksum-verified, RFC 3948 §3.1.2 option 2), but it is the record.
+            e.original_address = sa.nat_oa.map(|(_, remote)| remote);
+            e
         });
         cfg.lifetime = Lifetime {
             hard_add_seconds: Some((sa.lifetime.hard + HARD_BACKSTOP).as_secs().max(1)),

@@ -102,9 +102,16 @@ fn iked_profile_conf(profile: &str) -> String {
     let full = iked_conf("main", "\"modp2048\"");
     full.lines()
         .filter(|l| {
-            !["exchange-mode", "dh-group", "enc-algorithm", "hash-algorithm", "dpd-", "nat-traversal"]
-                .iter()
-                .any(|k| l.starts_with(k))
+            ![
+                "exchange-mode",
+                "dh-group",
+                "enc-algorithm",
+                "hash-algorithm",
+                "dpd-",
+                "nat-traversal",
+            ]
+            .iter()
+            .any(|k| l.starts_with(k))
         })
         .map(|l| {
             if l == "passive = true" {

@@ -12,7 +12,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(
-        which in 0usize..27,
+        which in 0usize..32,
         esn in any::<bool>(),
         transport in any::<bool>(),
         window in prop_oneof![Just(0u32), Just(64), 1u32..4097],
@@ -36,7 +36,7 @@ proptest! {
 
     #[test]
     fn mutated_real_packets_never_panic(
-        which in 0usize..27,
+        which in 0usize..32,
         esn in any::<bool>(),
         size in 0usize..200,
         edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),

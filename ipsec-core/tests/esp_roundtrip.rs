@@ -82,7 +82,7 @@ fn every_transform_mode_family_and_esn() {
             }
         }
     }
-    assert_eq!(cases, 27 * 2 * 2 * 2 * 11);
+    assert_eq!(cases, 32 * 2 * 2 * 2 * 11);
 }
 
 #[test]

@@ -732,3 +732,133 @@ fn rsa_certificates_in_ike_fragments_both_ways() {
         eprintln!("{name}: fragments both ways, OK");
     }
 }
+
+/// NAT-OA (RFC 3947 §5.2) in UDP-encapsulated transport mode (kernel-libipsec's faked NAT
+/// makes every SA UDP-encapsulated): charon parses the two NAT-OA payloads we put after the
+/// IDs of QM1 (and so accepted HASH(1) over them), and our InstallSa carries the original
+/// addresses from charon's QM2; and the other way round with charon initiating. kernel-libipsec
+/// may refuse to install a transport-mode SA, so charon's CHILD_SA is not awaited.
+#[test]
+fn transport_mode_nat_oa_both_ways() {
+    for role in [Role::EngineInitiator, Role::EngineResponder] {
+        transport_nat_oa(role);
+    }
+}
+
+fn transport_nat_oa(role: Role) {
+    let name = match role {
+        Role::EngineInitiator => "nat-oa-i",
+        Role::EngineResponder => "nat-oa-r",
+    };
+    let Some(lab) = Lab::new(name) else {
+        return;
+    };
+    let net = lab.two_hosts().unwrap();
+    let charon_conf = format!(
+        r#"
+connections {{
+  eng {{
+    version = 1
+    local_addrs = 198.18.0.2
+    remote_addrs = 198.18.0.1
+    proposals = aes128-sha256-modp2048
+    local {{
+      auth = psk
+    }}
+    remote {{
+      auth = psk
+    }}
+    children {{
+      host {{
+        mode = transport
+        esp_proposals = aes128-sha1
+        start_action = none
+      }}
+    }}
+  }}
+}}
+secrets {{
+  ike-eng {{
+    id-a = 198.18.0.2
+    id-b = 198.18.0.1
+    secret = "{PSK}"
+  }}
+}}
+"#
+    );
+    let charon = Charon::builder(&net.b)
+        .load(false)
+        .start(&charon_conf)
+        .unwrap();
+    charon.load_all().unwrap();
+    let toml = engine_toml(
+        Mode::Main,
+        Pfs::None,
+        Auth::Psk,
+        Esp::Aes128Sha1,
+        Path::new("/nonexistent"),
+    )
+    .replace(
+        "src-address = \"198.51.100.1/32\"",
+        "src-address = \"198.18.0.1/32\"",
+    )
+    .replace(
+        "dst-address = \"203.0.113.1/32\"",
+        "dst-address = \"198.18.0.2/32\"",
+    )
+    .replace("tunnel = true", "tunnel = false");
+    let engine = EngineDriver::start_with(&net.a, &toml, DriverOptions::default()).unwrap();
+    // The engine as responder installs its inbound SA with QM2; the outbound one waits for
+    // QM3, which charon may not send if its kernel-libipsec refuses transport mode.
+    let (ours, theirs, wanted) = match role {
+        Role::EngineInitiator => {
+            engine.initiate("charon").unwrap();
+            (
+                "parsed QUICK_MODE request",
+                "generating QUICK_MODE response",
+                2,
+            )
+        }
+        Role::EngineResponder => {
+            // Its outcome depends on kernel-libipsec: only the log and our events count.
+            let _ = charon.initiate("host");
+            (
+                "parsed QUICK_MODE response",
+                "generating QUICK_MODE request",
+                1,
+            )
+        }
+    };
+    let installs = engine
+        .wait_installs(wanted, SECS(10))
+        .unwrap_or_else(|e| panic!("{e}\n--- charon:\n{}", charon.log_tail(40)));
+    let parsed = charon.wait_log(ours, SECS(5)).unwrap();
+    assert!(
+        parsed.contains("ID ID NAT-OA NAT-OA"),
+        "{role:?}: charon did not parse our NAT-OA after the IDs: {parsed}"
+    );
+    let log = charon.log();
+    let sent = log
+        .lines()
+        .find(|l| l.contains(theirs))
+        .unwrap_or_else(|| panic!("{role:?}: no {theirs:?}:\n{}", charon.log_tail(40)));
+    assert!(
+        sent.contains("NAT-OA NAT-OA"),
+        "{role:?}: charon sent no NAT-OA: {sent}"
+    );
+    assert!(!log.contains("hash payload invalid"), "{role:?}");
+    for sa in &installs {
+        assert_eq!(sa.mode, ipsec_core::proposal::phase2::Mode::Transport);
+        assert!(sa.encap.is_some(), "{sa:?}");
+        let oa = sa
+            .nat_oa
+            .unwrap_or_else(|| panic!("no NAT-OA from charon: {sa:?}"));
+        // charon's own address, and ours as charon sees us (no real NAT in between).
+        assert_eq!(
+            (oa.remote.to_string(), oa.local.to_string()),
+            ("198.18.0.2".to_string(), "198.18.0.1".to_string()),
+            "{role:?}"
+        );
+    }
+    eprintln!("interop charon transport NAT-OA {role:?}: OK\n  {parsed}\n  {sent}");
+}

@@ -121,6 +121,10 @@ pub enum Integrity {
     HmacSha1_96,
     /// HMAC-SHA2-256-128 (RFC 4868).
     HmacSha256_128,
+    /// HMAC-SHA2-256 truncated to 96 bits: not a standard transform, what Linux before
+    /// 2.6.33 (draft-ietf-ipsec-ciph-sha-256-00) and the Android releases built on it use
+    /// for SHA-256; only for peers configured with it.
+    HmacSha256_96,
     /// HMAC-SHA2-384-192 (RFC 4868).
     HmacSha384_192,
     /// HMAC-SHA2-512-256 (RFC 4868).
@@ -134,7 +138,7 @@ impl Integrity {
             Integrity::None => return None,
             Integrity::HmacMd5_96 => "hmac(md5)",
             Integrity::HmacSha1_96 => "hmac(sha1)",
-            Integrity::HmacSha256_128 => "hmac(sha256)",
+            Integrity::HmacSha256_128 | Integrity::HmacSha256_96 => "hmac(sha256)",
             Integrity::HmacSha384_192 => "hmac(sha384)",
             Integrity::HmacSha512_256 => "hmac(sha512)",
         })
@@ -146,7 +150,7 @@ impl Integrity {
             Integrity::None => 0,
             Integrity::HmacMd5_96 => 16,
             Integrity::HmacSha1_96 => 20,
-            Integrity::HmacSha256_128 => 32,
+            Integrity::HmacSha256_128 | Integrity::HmacSha256_96 => 32,
             Integrity::HmacSha384_192 => 48,
             Integrity::HmacSha512_256 => 64,
         }
@@ -156,7 +160,7 @@ impl Integrity {
     pub fn trunc_bits(self) -> u32 {
         match self {
             Integrity::None => 0,
-            Integrity::HmacMd5_96 | Integrity::HmacSha1_96 => 96,
+            Integrity::HmacMd5_96 | Integrity::HmacSha1_96 | Integrity::HmacSha256_96 => 96,
             Integrity::HmacSha256_128 => 128,
             Integrity::HmacSha384_192 => 192,
             Integrity::HmacSha512_256 => 256,
@@ -169,6 +173,7 @@ impl Integrity {
             Integrity::HmacMd5_96 => "hmac-md5-96",
             Integrity::HmacSha1_96 => "hmac-sha1-96",
             Integrity::HmacSha256_128 => "hmac-sha256-128",
+            Integrity::HmacSha256_96 => "hmac-sha256-96",
             Integrity::HmacSha384_192 => "hmac-sha384-192",
             Integrity::HmacSha512_256 => "hmac-sha512-256",
         }
@@ -180,6 +185,7 @@ impl Integrity {
             ("hmac(md5)", 96) => Integrity::HmacMd5_96,
             ("hmac(sha1)", 96) => Integrity::HmacSha1_96,
             ("hmac(sha256)", 128) => Integrity::HmacSha256_128,
+            ("hmac(sha256)", 96) => Integrity::HmacSha256_96,
             ("hmac(sha384)", 192) => Integrity::HmacSha384_192,
             ("hmac(sha512)", 256) => Integrity::HmacSha512_256,
             _ => return None,

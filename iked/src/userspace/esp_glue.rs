@@ -35,6 +35,7 @@ fn config(sa: &SaInstall) -> Result<SaConfig, EspError> {
         I::HmacMd5_96 => EspIntegrity::HmacMd5_96,
         I::HmacSha1_96 => EspIntegrity::HmacSha1_96,
         I::HmacSha256_128 => EspIntegrity::HmacSha256_128,
+        I::HmacSha256_96 => EspIntegrity::HmacSha256_96,
         I::HmacSha384_192 => EspIntegrity::HmacSha384_192,
         I::HmacSha512_256 => EspIntegrity::HmacSha512_256,
         #[allow(unreachable_patterns)]

@@ -25,7 +25,7 @@ use tun_rs::SyncDevice;
 
 use super::counters::{DropReason, SaCounters, Totals};
 use super::esp_glue::{Expiry, Inbound};
-use super::packet::{fix_transport_checksum, flow, ipv4_outer, rebuild};
+use super::packet::{adjust_transport_checksum, fix_transport_checksum, flow, ipv4_outer, rebuild};
 use super::spd::Selector;
 use super::{DpEvent, WAKE};
 use crate::udp::{IkeSocket, recv_pktinfo};
@@ -58,6 +58,9 @@ pub struct InSa {
     pub tunnel: bool,
     /// Whether the peer sends it in UDP.
     pub encap: bool,
+    /// Transport mode through a NAT: (our address as the peer knows it, the peer's original
+    /// address), from its NAT-OA payloads (RFC 3947 §5.2): what its checksums cover.
+    pub nat_oa: Option<(IpAddr, IpAddr)>,
     /// The traffic it may carry, outbound view (reversed for the check); `None`: any.
     pub selector: Option<Selector>,
     /// Published counters.
@@ -316,8 +319,15 @@ impl Worker {
             if !rebuild(src, dst, d.next_header, &self.plain, &mut self.rebuilt) {
                 return self.totals.count(DropReason::InMalformed);
             }
-            if udp {
-                fix_transport_checksum(&mut self.rebuilt);
+            // RFC 3948 §3.1.2: with the peer's NAT-OA, an incremental fix from the addresses
+            // its checksum covers (which keeps a corrupted checksum corrupted); without, a
+            // recomputation.
+            match sa.nat_oa {
+                Some((local, remote)) if udp => {
+                    adjust_transport_checksum(&mut self.rebuilt, remote, local)
+                }
+                None if udp => fix_transport_checksum(&mut self.rebuilt),
+                _ => {}
             }
             &self.rebuilt
         };

@@ -15,8 +15,11 @@
 //! - Events for the engine ([`DpEvent`]): an `encrypt` policy without an SA (the ACQUIRE of
 //!   the kernel path, at most once a second per policy) and byte lifetimes reached.
 //!
-//! Transport mode through a NAT: the inner TCP/UDP checksum is recomputed for the rebuilt
-//! header (RFC 3948 §3.1.2, [`packet::fix_transport_checksum`]).
+//! Transport mode through a NAT: the inner TCP/UDP checksum of an inbound packet is moved
+//! incrementally from the addresses in the peer's NAT-OA payloads to those of the rebuilt
+//! header ([`packet::adjust_transport_checksum`]), or recomputed when the peer sent none
+//! ([`packet::fix_transport_checksum`]), RFC 3948 §3.1.2. Outbound packets leave as our
+//! stack made them: the peer fixes them with our NAT-OA.
 //!
 //! Limits (refused with a clear error where they matter): ESP only (AH policies are refused
 //! like policies the kernel refuses); IPv6 transport
@@ -424,6 +427,7 @@ impl Userspace {
                 esp,
                 tunnel: sa.tunnel,
                 encap: sa.encap.is_some(),
+                nat_oa: sa.nat_oa.filter(|_| !sa.tunnel && sa.encap.is_some()),
                 selector,
                 counters: Arc::clone(&counters),
             })));

@@ -151,7 +151,8 @@ pub fn rebuild(src: IpAddr, dst: IpAddr, proto: u8, payload: &[u8], out: &mut Ve
 /// RFC 3948 §3.1.2: in transport mode through a NAT, the TCP or UDP checksum inside covers
 /// the addresses the peer's stack used (its private one), not those of the rebuilt header.
 /// ESP has already authenticated the payload, so recomputing the checksum over the new
-/// pseudo-header (RFC 793 §3.1, RFC 768, RFC 8200 §8.1) loses nothing, and needs no NAT-OA.
+/// pseudo-header (RFC 793 §3.1, RFC 768, RFC 8200 §8.1) loses little, and needs no NAT-OA:
+/// the fallback for peers that send none ([`adjust_transport_checksum`] otherwise).
 /// `packet` is what [`rebuild`] wrote. A UDP/IPv4 checksum of zero (none sent) stays zero.
 pub fn fix_transport_checksum(packet: &mut [u8]) {
     let (proto, l4_at, addrs) = match packet.first().map(|b| b >> 4) {
@@ -180,6 +181,55 @@ pub fn fix_transport_checksum(packet: &mut [u8]) {
     sum = ones_sum(&len.to_be_bytes(), sum);
     sum = ones_sum(&[0, 0, 0, proto], sum);
     sum = ones_sum(&packet[l4_at..], sum);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let mut c = !(sum as u16);
+    if proto == 17 && c == 0 {
+        c = 0xffff; // RFC 768: a computed zero is sent as all ones.
+    }
+    packet[field].copy_from_slice(&c.to_be_bytes());
+}
+
+/// RFC 3948 §3.1.2 with the peer's NAT-OA: its TCP or UDP checksum covers the pseudo-header
+/// `orig_src` → `orig_dst` (its own original address, ours as it knew it); the checksum is
+/// moved incrementally (RFC 1624 eqn. 3) to the addresses of the rebuilt header, so that a
+/// checksum that was wrong before ESP stays wrong. `packet` is what [`rebuild`] wrote. Falls
+/// back to [`fix_transport_checksum`] when the original addresses are of another family. A
+/// UDP/IPv4 checksum of zero (none sent) stays zero.
+pub fn adjust_transport_checksum(packet: &mut [u8], orig_src: IpAddr, orig_dst: IpAddr) {
+    let mut old = [0u8; 32];
+    let (proto, l4_at, addrs, old) = match (packet.first().map(|b| b >> 4), orig_src, orig_dst) {
+        (Some(4), IpAddr::V4(s), IpAddr::V4(d)) if packet.len() >= 20 => {
+            old[..4].copy_from_slice(&s.octets());
+            old[4..8].copy_from_slice(&d.octets());
+            (packet[9], 20, 12..20, &old[..8])
+        }
+        (Some(6), IpAddr::V6(s), IpAddr::V6(d)) if packet.len() >= 40 => {
+            old[..16].copy_from_slice(&s.octets());
+            old[16..].copy_from_slice(&d.octets());
+            (packet[6], 40, 8..40, &old[..])
+        }
+        _ => return fix_transport_checksum(packet),
+    };
+    let at = match proto {
+        6 => 16,
+        17 => 6,
+        _ => return,
+    };
+    if packet.len() - l4_at < at + 2 {
+        return;
+    }
+    let field = l4_at + at..l4_at + at + 2;
+    let hc = u16::from_be_bytes([packet[field.start], packet[field.start + 1]]);
+    if proto == 17 && l4_at == 20 && hc == 0 {
+        return;
+    }
+    // HC' = ~(~HC + ~m + m'): ~m is the sum of the complemented old address words.
+    let complemented: Vec<u8> = old.iter().map(|b| !b).collect();
+    let mut sum = ones_sum(&(!hc).to_be_bytes(), 0);
+    sum = ones_sum(&complemented, sum);
+    sum = ones_sum(&packet[addrs], sum);
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
@@ -274,6 +324,73 @@ mod tests {
         ));
         fix_transport_checksum(&mut none);
         assert_eq!(none[26..28], [0, 0]);
+    }
+
+    /// With the NAT-OA, the fix is incremental: a good checksum verifies after it, a bad one
+    /// stays bad (a full recomputation would have hidden it).
+    #[test]
+    fn nat_oa_checksum_fix_is_incremental() {
+        let private = "10.0.0.5".parse().unwrap();
+        let public = "203.0.113.9".parse().unwrap();
+        let ours = "198.18.0.2".parse().unwrap();
+        let seen_as = "198.51.100.7".parse().unwrap();
+        for proto in [17u8, 6] {
+            // A UDP datagram or a TCP segment (20-byte header) with 5 bytes of payload.
+            let mut l4 = if proto == 17 {
+                vec![0x06, 0xa5, 0x06, 0xa5, 0, 13, 0x12, 0x34]
+            } else {
+                let mut t = vec![0u8; 20];
+                t[0..4].copy_from_slice(&[0x04, 0x00, 0x00, 0x50]);
+                t[12] = 0x50;
+                t
+            };
+            l4.extend_from_slice(b"hello");
+            let at = if proto == 17 { 6 } else { 16 };
+            let verifies = |p: &[u8]| {
+                let mut v = Vec::new();
+                v.extend_from_slice(&p[12..20]);
+                v.extend_from_slice(&[0, proto]);
+                v.extend_from_slice(&u16::try_from(p.len() - 20).unwrap().to_be_bytes());
+                v.extend_from_slice(&p[20..]);
+                checksum(&v) == 0
+            };
+            // The peer's stack: its private address to ours as it knew it.
+            let mut sent = Vec::new();
+            assert!(rebuild(private, seen_as, proto, &l4, &mut sent));
+            fix_transport_checksum(&mut sent);
+            l4[at..at + 2].copy_from_slice(&sent[20 + at..22 + at]);
+            assert!(verifies(&sent), "sent {proto}");
+            let mut out = Vec::new();
+            assert!(rebuild(public, ours, proto, &l4, &mut out));
+            assert!(!verifies(&out));
+            adjust_transport_checksum(&mut out, private, seen_as);
+            assert!(verifies(&out), "{proto}");
+            // Corrupted in transit before ESP (or by the sender): still detected.
+            let mut bad = l4.clone();
+            bad[at] ^= 0x01;
+            assert!(rebuild(public, ours, proto, &bad, &mut out));
+            adjust_transport_checksum(&mut out, private, seen_as);
+            assert!(!verifies(&out), "{proto}");
+            // Original addresses of the other family: recomputed.
+            assert!(rebuild(public, ours, proto, &l4, &mut out));
+            adjust_transport_checksum(&mut out, "2001:db8::1".parse().unwrap(), seen_as);
+            assert!(verifies(&out));
+        }
+        // No UDP checksum sent: none added.
+        let mut out = Vec::new();
+        assert!(rebuild(
+            public,
+            ours,
+            17,
+            &[0, 1, 0, 2, 0, 8, 0, 0],
+            &mut out
+        ));
+        adjust_transport_checksum(&mut out, private, seen_as);
+        assert_eq!(out[26..28], [0, 0]);
+        // Truncated and non-TCP/UDP packets are left alone, without panicking.
+        adjust_transport_checksum(&mut out[..22], private, seen_as);
+        adjust_transport_checksum(&mut [0x45], private, seen_as);
+        adjust_transport_checksum(&mut [], private, seen_as);
     }
 
     #[test]

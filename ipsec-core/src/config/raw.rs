@@ -188,6 +188,11 @@ pub struct Peer {
     /// that client sends for every key not written here (`config::profile`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<ClientProfile>,
+    /// Not in the manual: the peer computes HMAC-SHA2-256 for ESP truncated to 96 bits
+    /// instead of 128 (Linux before 2.6.33 and the Android releases built on it; strongSwan's
+    /// `sha256_96`, libreswan's `sha2-truncbug`). Default `false`.
+    #[serde(default, rename = "sha256-96")]
+    pub sha256_96: bool,
 }
 
 impl Peer {
@@ -227,6 +232,7 @@ impl Peer {
             xauth_login: None,
             xauth_password: None,
             profile: None,
+            sha256_96: false,
         }
     }
 }

@@ -290,6 +290,8 @@ pub struct Peer {
     pub mode_config: ModeConfigRef,
     /// Our XAuth credentials when we are the XAuth client.
     pub xauth: Option<XauthCredentials>,
+    /// ESP with HMAC-SHA2-256 uses 96-bit ICVs with this peer (Android quirk).
+    pub sha256_96: bool,
 }
 
 impl Peer {

@@ -1243,6 +1243,7 @@ fn peers(
             proposal_check: p.proposal_check,
             mode_config: p.mode_config.clone(),
             xauth,
+            sha256_96: p.sha256_96,
         };
 
         // Two enabled peers that no step of the selection can tell apart.

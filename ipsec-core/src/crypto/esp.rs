@@ -235,6 +235,11 @@ pub enum EspIntegrity {
     HmacSha1_96,
     /// HMAC-SHA2-256-128 (5), RFC 4868.
     HmacSha256_128,
+    /// HMAC-SHA2-256 truncated to 96 bits (also 5 on the wire): not a standard transform,
+    /// what Linux before 2.6.33 (after draft-ietf-ipsec-ciph-sha-256-00) and the Android
+    /// releases built on it compute. Never negotiated: a peer configured with `sha256-96`
+    /// gets it in place of [`EspIntegrity::HmacSha256_128`].
+    HmacSha256_96,
     /// HMAC-SHA2-384-192 (6), RFC 4868.
     HmacSha384_192,
     /// HMAC-SHA2-512-256 (7), RFC 4868.
@@ -262,7 +267,7 @@ impl EspIntegrity {
             EspIntegrity::None => None,
             EspIntegrity::HmacMd5_96 => Some(1),
             EspIntegrity::HmacSha1_96 => Some(2),
-            EspIntegrity::HmacSha256_128 => Some(5),
+            EspIntegrity::HmacSha256_128 | EspIntegrity::HmacSha256_96 => Some(5),
             EspIntegrity::HmacSha384_192 => Some(6),
             EspIntegrity::HmacSha512_256 => Some(7),
         }
@@ -274,7 +279,7 @@ impl EspIntegrity {
             EspIntegrity::None => None,
             EspIntegrity::HmacMd5_96 => Some(Prf::HmacMd5),
             EspIntegrity::HmacSha1_96 => Some(Prf::HmacSha1),
-            EspIntegrity::HmacSha256_128 => Some(Prf::HmacSha256),
+            EspIntegrity::HmacSha256_128 | EspIntegrity::HmacSha256_96 => Some(Prf::HmacSha256),
             EspIntegrity::HmacSha384_192 => Some(Prf::HmacSha384),
             EspIntegrity::HmacSha512_256 => Some(Prf::HmacSha512),
         }
@@ -292,7 +297,9 @@ impl EspIntegrity {
     pub const fn icv_len(self) -> usize {
         match self {
             EspIntegrity::None => 0,
-            EspIntegrity::HmacMd5_96 | EspIntegrity::HmacSha1_96 => 12,
+            EspIntegrity::HmacMd5_96 | EspIntegrity::HmacSha1_96 | EspIntegrity::HmacSha256_96 => {
+                12
+            }
             EspIntegrity::HmacSha256_128 => 16,
             EspIntegrity::HmacSha384_192 => 24,
             EspIntegrity::HmacSha512_256 => 32,
@@ -306,6 +313,7 @@ impl EspIntegrity {
             EspIntegrity::HmacMd5_96 => "HMAC-MD5-96",
             EspIntegrity::HmacSha1_96 => "HMAC-SHA1-96",
             EspIntegrity::HmacSha256_128 => "HMAC-SHA2-256-128",
+            EspIntegrity::HmacSha256_96 => "HMAC-SHA2-256-96",
             EspIntegrity::HmacSha384_192 => "HMAC-SHA2-384-192",
             EspIntegrity::HmacSha512_256 => "HMAC-SHA2-512-256",
         }

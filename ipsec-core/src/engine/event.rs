@@ -152,6 +152,27 @@ pub struct InstallSa {
     /// The SPI of the SA of the same direction it replaces (a rekey), if any: the old one is
     /// deleted later by a [`DeleteSa`].
     pub replaces: Option<u32>,
+    /// The original addresses of a UDP-encapsulated transport-mode SA, from the peer's NAT-OA
+    /// payloads (RFC 3947 §5.2); `None` in tunnel mode, without NAT-T, or when the peer sent
+    /// none (older peers do not). The same on both directions of a pair.
+    pub nat_oa: Option<NatOa>,
+}
+
+/// The addresses a transport-mode peer behind a NAT used in the pseudo-header of its TCP and
+/// UDP checksums, as its NAT-OA payloads told us (RFC 3947 §5.2).
+///
+/// A NAT rewrites the outer (and, in transport mode, only) IP header but cannot see the
+/// checksums inside ESP. After decapsulating an inbound packet, the driver fixes them up
+/// incrementally (RFC 3948 §3.1.2, RFC 1624): `remote` becomes the packet's source and `local`
+/// its destination. Packets we send need nothing: the peer does the same with ours. A kernel
+/// takes `remote` as the SA's encapsulation original address (XFRMA_ENCAP `encap_oa`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NatOa {
+    /// Our address as the peer knows it (its NAT-OA for us; our own address if it sent only
+    /// its own).
+    pub local: IpAddr,
+    /// The peer's original (pre-NAT) address.
+    pub remote: IpAddr,
 }
 
 /// One direction of an IPsec SA to remove.

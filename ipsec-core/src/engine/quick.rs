@@ -17,8 +17,8 @@ use crate::wire::Message;
 
 use super::child::{ChildId, ChildRequest, ChildSa, Rekey};
 use super::event::{
-    DeleteReason, DeleteSa, Direction, DownReason, Event, InstallSa, PeerId, Phase, PolicyId,
-    SaLifetime, TrafficSelector, TsAddr, UdpEncap,
+    DeleteReason, DeleteSa, Direction, DownReason, Event, InstallSa, NatOa, PeerId, Phase,
+    PolicyId, SaLifetime, TrafficSelector, TsAddr, UdpEncap,
 };
 use super::ike::{Exchange, Flight, IkeId, IkeSa, digest};
 use super::{Engine, EngineError, Reject, TimerKey};
@@ -216,6 +216,7 @@ impl Engine {
                 terms: request.terms.clone(),
                 selector: request.selector,
                 udp,
+                addresses: (sa_local, sa_remote),
                 rng: rng.as_ref(),
                 nonce_len,
             },
@@ -536,6 +537,12 @@ impl Engine {
             return QmOutcome::Nothing;
         };
         let nonce_len = self.options.nonce_len;
+        // Where the SA pair will run: the peer's new address if it moved (NAT).
+        let (l, r) = if self.follows(nat_t, (local, remote), (sa_local, sa_remote)) {
+            (local, remote)
+        } else {
+            (sa_local, sa_remote)
+        };
         // QM1 authenticated (read_first checked HASH(1)): the peer is alive.
         sa.heard_from(now);
         let Some(e) = sa.established_mut() else {
@@ -555,6 +562,7 @@ impl Engine {
                 },
                 selector: request.selector,
                 our_spi,
+                addresses: (l.ip(), r.ip()),
                 rng: rng.as_ref(),
                 nonce_len,
             },
@@ -563,12 +571,6 @@ impl Engine {
             Ok((qm, message)) => {
                 self.send(sa_local, sa_remote, &message);
                 self.stats.phase2_started += 1;
-                // Where the SA pair will run: the peer's new address if it moved (NAT).
-                let (l, r) = if self.follows(nat_t, (local, remote), (sa_local, sa_remote)) {
-                    (local, remote)
-                } else {
-                    (sa_local, sa_remote)
-                };
                 let inbound = match (pid, qm.negotiated(&e.sa)) {
                     (Some(pid), Ok(neg)) => {
                         Some(self.install_inbound_early(pid, l, r, &neg, &request))
@@ -660,6 +662,29 @@ impl Engine {
         }
     }
 
+    /// The transform as the dataplane must run it: the negotiated one, except that a peer
+    /// configured with `sha256-96` (Android's old kernels) gets HMAC-SHA2-256 with 96-bit
+    /// ICVs, which the wire cannot say (both are Authentication Algorithm 5).
+    fn local_transform(
+        &self,
+        pid: PeerId,
+        esp: crate::crypto::esp::EspTransform,
+    ) -> crate::crypto::esp::EspTransform {
+        let truncated = self
+            .peers
+            .get(&pid)
+            .and_then(|s| self.config.peer(&s.name))
+            .is_some_and(|p| p.sha256_96);
+        if truncated && esp.integrity == crate::crypto::esp::EspIntegrity::HmacSha256_128 {
+            crate::crypto::esp::EspTransform {
+                integrity: crate::crypto::esp::EspIntegrity::HmacSha256_96,
+                ..esp
+            }
+        } else {
+            esp
+        }
+    }
+
     /// One [`Event::InstallSa`] of a pair.
     fn emit_install(
         &mut self,
@@ -695,11 +720,15 @@ impl Engine {
             dst,
             mode: neg.mode,
             encap: plan.encap,
-            transform: neg.esp,
+            transform: self.local_transform(pid, neg.esp),
             keys,
             selector: neg.selector,
             lifetime: plan.lifetime,
             replaces,
+            nat_oa: neg.nat_oa.map(|o| NatOa {
+                local: o.local,
+                remote: o.remote,
+            }),
         })));
         self.stats.sas_installed += 1;
     }
@@ -775,7 +804,7 @@ impl Engine {
                 initiator,
                 our_spi: neg.our_spi,
                 peer_spi: neg.peer_spi,
-                esp: neg.esp,
+                esp: self.local_transform(pid, neg.esp),
                 mode: neg.mode,
                 encap: plan.encap,
                 selector: neg.selector,

@@ -92,7 +92,7 @@ impl Integrity {
                     .map_err(|_| EspError::InvalidConfig("HMAC-MD5 key"));
             }
             EspIntegrity::HmacSha1_96 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-            EspIntegrity::HmacSha256_128 => hmac::HMAC_SHA256,
+            EspIntegrity::HmacSha256_128 | EspIntegrity::HmacSha256_96 => hmac::HMAC_SHA256,
             EspIntegrity::HmacSha384_192 => hmac::HMAC_SHA384,
             EspIntegrity::HmacSha512_256 => hmac::HMAC_SHA512,
         };

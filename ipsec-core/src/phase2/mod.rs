@@ -2,10 +2,13 @@
 //! tunnel and transport, plain or UDP-encapsulated ESP.
 //!
 //! ```text
-//!  I -> R  HDR*, HASH(1), SA, Ni [, KE] [, IDci, IDcr]
-//!  R -> I  HDR*, HASH(2), SA, Nr [, KE] [, IDci, IDcr] [, N(RESPONDER-LIFETIME)]
+//!  I -> R  HDR*, HASH(1), SA, Ni [, KE] [, IDci, IDcr] [, NAT-OAi, NAT-OAr]
+//!  R -> I  HDR*, HASH(2), SA, Nr [, KE] [, IDci, IDcr] [, NAT-OAi, NAT-OAr]
+//!             [, N(RESPONDER-LIFETIME)]
 //!  I -> R  HDR*, HASH(3)
 //! ```
+//!
+//! The NAT-OA payloads (RFC 3947 §5.2) go only with UDP-encapsulated transport mode.
 //!
 //! [`quick_mode`] holds the two state machines; [`selector`] maps traffic selectors to and
 //! from ID payloads; [`keys`] derives KEYMAT. Which policy a responder uses for the proposed

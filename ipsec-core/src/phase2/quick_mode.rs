@@ -6,6 +6,7 @@
 //! ([`Failure::fatal`]).
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 
 use ring::rand::SecureRandom;
 
@@ -13,6 +14,7 @@ use crate::crypto::esp::EspTransform;
 use crate::crypto::ikev1::{qm_hash1, qm_hash2, qm_hash3};
 use crate::crypto::{KeyPair, Secret, ct_eq};
 use crate::engine::{Reject, TrafficSelector};
+use crate::phase1::nat::NatState;
 use crate::phase1::protect::{self, at_most_one, one};
 use crate::phase1::{Phase1Sa, random_bytes};
 use crate::proposal::lifetime::{self, LifeAttributeTypes, Lifetime};
@@ -21,8 +23,8 @@ use crate::proposal::phase2::{
 };
 use crate::wire::sa::DOI_IPSEC;
 use crate::wire::{
-    Cookie, ExchangeType, Identification, Message, Notification, NotifyType, Payload, PayloadType,
-    ProtocolId, SecurityAssociation,
+    Cookie, ExchangeType, Identification, Message, NatOa, Notification, NotifyType, Payload,
+    PayloadType, ProtocolId, SecurityAssociation,
 };
 
 use super::keys::{self, ChildKeys};
@@ -82,6 +84,111 @@ pub(crate) struct Negotiated {
     pub udp: UdpEncapsulation,
     /// The traffic selector, our view.
     pub selector: TrafficSelector,
+    /// The original addresses the peer's NAT-OA payloads announced, for a UDP-encapsulated
+    /// transport-mode pair (RFC 3947 §5.2); `None` otherwise or when the peer sent none.
+    pub nat_oa: Option<OriginalAddresses>,
+}
+
+/// The addresses a transport-mode peer behind a NAT put in the pseudo-headers of its TCP and
+/// UDP checksums, as its NAT-OA payloads told us (RFC 3947 §5.2, RFC 3948 §3.1.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OriginalAddresses {
+    /// Our address as the peer knows it.
+    pub local: IpAddr,
+    /// The peer's own (original, pre-NAT) address.
+    pub remote: IpAddr,
+}
+
+/// The NAT-OA payloads of a message: the first is NAT-OAi, the second NAT-OAr (RFC 3947
+/// §5.2); the drafts' peers may send only their own address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PeerNatOa {
+    initiator: IpAddr,
+    responder: Option<IpAddr>,
+}
+
+/// Reads the NAT-OA payloads of `chain`, under either numbering (a peer that negotiated a
+/// draft may still use the RFC numbers, and the other way round). None is fine: older peers
+/// do not send them. A malformed one, or more than two, refuses the message.
+fn peer_nat_oa(chain: &crate::wire::PayloadChain<'_>) -> Result<Option<PeerNatOa>, Reject> {
+    let mut found = chain.iter().filter_map(|p| match p.ty() {
+        PayloadType::NatOa => Some(NatOa::parse(p.body(), false)),
+        PayloadType::NatOaDraft => Some(NatOa::parse(p.body(), true)),
+        _ => None,
+    });
+    let first = match found.next() {
+        None => return Ok(None),
+        Some(oa) => oa?.address.to_canonical(),
+    };
+    let second = match found.next() {
+        None => None,
+        Some(oa) => Some(oa?.address.to_canonical()),
+    };
+    if found.next().is_some() {
+        return Err(Reject::MissingPayload("NAT-OAi and NAT-OAr"));
+    }
+    Ok(Some(PeerNatOa {
+        initiator: first,
+        responder: second,
+    }))
+}
+
+/// Our NAT-OAi and NAT-OAr (RFC 3947 §5.2), each as this side sees it, for a UDP-encapsulated
+/// transport-mode SA: `addresses` are the ISAKMP SA's (initiator's, responder's). Nothing
+/// without NAT-T, in tunnel mode (the inner header carries the addresses; "SHOULD NOT send"),
+/// or while an address is still unknown (unspecified).
+fn our_nat_oa(
+    nat: Option<NatState>,
+    udp: UdpEncapsulation,
+    mode: Mode,
+    addresses: (IpAddr, IpAddr),
+) -> Vec<Payload<'static>> {
+    let (Some(nat), UdpEncapsulation::Rfc3947 | UdpEncapsulation::Draft, Mode::Transport) =
+        (nat, udp, mode)
+    else {
+        return Vec::new();
+    };
+    let (i, r) = (addresses.0.to_canonical(), addresses.1.to_canonical());
+    if i.is_unspecified() || r.is_unspecified() {
+        return Vec::new();
+    }
+    // The numbering of the negotiated NAT-T version, as for NAT-D in phase 1.
+    let numbering = crate::phase1::nat::numbering(nat.version);
+    [i, r]
+        .into_iter()
+        .map(|address| Payload::NatOa(NatOa { address, numbering }))
+        .collect()
+}
+
+/// What the driver gets from the peer's NAT-OA payloads: only for a UDP-encapsulated
+/// transport-mode pair. `peer_initiated`: the peer sent QM1 (its own address is NAT-OAi).
+/// `local` is our address, for a peer that sent only its own.
+fn original_addresses(
+    peer: Option<PeerNatOa>,
+    udp: UdpEncapsulation,
+    mode: Mode,
+    peer_initiated: bool,
+    local: IpAddr,
+) -> Option<OriginalAddresses> {
+    let peer = peer?;
+    if udp == UdpEncapsulation::None || mode != Mode::Transport {
+        return None;
+    }
+    Some(match (peer_initiated, peer.responder) {
+        (true, r) => OriginalAddresses {
+            local: r.unwrap_or(local.to_canonical()),
+            remote: peer.initiator,
+        },
+        (false, Some(r)) => OriginalAddresses {
+            local: peer.initiator,
+            remote: r,
+        },
+        // A lone NAT-OA is the sender's own address (draft-ietf-ipsec-nat-t-ike-02 §5.2).
+        (false, None) => OriginalAddresses {
+            local: local.to_canonical(),
+            remote: peer.initiator,
+        },
+    })
 }
 
 fn header(cookies: (Cookie, Cookie), message_id: u32) -> crate::wire::Header {
@@ -137,6 +244,7 @@ pub(crate) struct Initiator {
     ni: Vec<u8>,
     key: Option<KeyPair>,
     ids: (Vec<u8>, Vec<u8>),
+    local: IpAddr,
 }
 
 /// What an initiator needs to start.
@@ -153,6 +261,8 @@ pub(crate) struct Request<'a> {
     pub selector: TrafficSelector,
     /// UDP encapsulation (from phase 1's NAT detection).
     pub udp: UdpEncapsulation,
+    /// The ISAKMP SA's addresses (ours, the peer's): our NAT-OAi and NAT-OAr.
+    pub addresses: (IpAddr, IpAddr),
     /// Randomness.
     pub rng: &'a dyn SecureRandom,
     /// Nonce length.
@@ -180,6 +290,8 @@ impl Initiator {
         }
         rest.push(Payload::Identification(idci));
         rest.push(Payload::Identification(idcr));
+        // After the IDs, where strongSwan puts them; HASH(1) covers them.
+        rest.extend(our_nat_oa(p1.nat, r.udp, r.terms.mode, r.addresses));
         let (prf, mid) = (p1.keys.prf, r.message_id);
         let skeyid_a = p1.keys.skeyids.skeyid_a.clone();
         let message = protect::seal_hashed(
@@ -199,6 +311,7 @@ impl Initiator {
                 ni,
                 key,
                 ids,
+                local: r.addresses.0,
             },
             message,
         ))
@@ -232,6 +345,13 @@ impl Initiator {
         {
             return Err(fatal(Reject::InvalidSelector));
         }
+        let nat_oa = original_addresses(
+            peer_nat_oa(&chain).fatal()?,
+            self.udp,
+            self.terms.mode,
+            false,
+            self.local,
+        );
         let mut lifetime = accepted.lifetime;
         for n in chain.filter(PayloadType::Notification) {
             let n = Notification::parse(n.body()).fatal()?;
@@ -284,6 +404,7 @@ impl Initiator {
                 mode: self.terms.mode,
                 udp: self.udp,
                 selector: self.selector,
+                nat_oa,
             },
             qm3,
         ))
@@ -297,6 +418,7 @@ pub(crate) struct FirstMessage {
     ni: Vec<u8>,
     ke: Option<Vec<u8>>,
     ids: Option<(Vec<u8>, Vec<u8>)>,
+    nat_oa: Option<PeerNatOa>,
     /// The proposed selector, our view (`None`: no ID payloads, host to host).
     pub selector: Option<TrafficSelector>,
     /// The encapsulation modes proposed: whether any transform asks for tunnel mode.
@@ -328,6 +450,7 @@ pub(crate) fn read_first(p1: &Phase1Sa, msg: &Message<'_>) -> Result<FirstMessag
         .fatal()?
         .map(|p| p.body().to_vec());
     let ids = id_pair(&chain).fatal()?;
+    let nat_oa = peer_nat_oa(&chain).fatal()?;
     let selector = match ids {
         Some((ci, cr)) => {
             let ci = Identification::parse(ci).fatal()?;
@@ -341,6 +464,7 @@ pub(crate) fn read_first(p1: &Phase1Sa, msg: &Message<'_>) -> Result<FirstMessag
         ni: ni.to_vec(),
         ke,
         ids: ids.map(|(a, b)| (a.to_vec(), b.to_vec())),
+        nat_oa,
         selector,
         wants_tunnel,
         iv: opened.iv,
@@ -356,6 +480,7 @@ pub(crate) struct Responder {
     our_spi: u32,
     g_xy: Option<Secret>,
     selector: TrafficSelector,
+    nat_oa: Option<OriginalAddresses>,
 }
 
 /// What a responder needs to answer.
@@ -368,6 +493,8 @@ pub(crate) struct Answer<'a> {
     pub selector: TrafficSelector,
     /// Our SPI.
     pub our_spi: u32,
+    /// The ISAKMP SA's addresses (ours, the peer's): our NAT-OAr and NAT-OAi.
+    pub addresses: (IpAddr, IpAddr),
     /// Randomness.
     pub rng: &'a dyn SecureRandom,
     /// Nonce length.
@@ -417,6 +544,15 @@ impl Responder {
             rest.push(Payload::Identification(Identification::parse(ci)?));
             rest.push(Payload::Identification(Identification::parse(cr)?));
         }
+        // RFC 3947 §5.2: only if we selected UDP-encapsulated transport mode; NAT-OAi is
+        // the initiator's address as we see it.
+        rest.extend(our_nat_oa(
+            p1.nat,
+            choice.udp,
+            choice.mode,
+            (a.addresses.1, a.addresses.0),
+        ));
+        let nat_oa = original_addresses(first.nat_oa, choice.udp, choice.mode, true, a.addresses.0);
         if let Some(data) = &lifetime_data {
             // RFC 2407 §4.6.3.1, about the initiator's SA (its SPI).
             rest.push(Payload::Notification(Notification {
@@ -448,6 +584,7 @@ impl Responder {
                 our_spi: a.our_spi,
                 g_xy,
                 selector: a.selector,
+                nat_oa,
             },
             message,
         ))
@@ -502,6 +639,208 @@ impl Responder {
             mode: self.choice.mode,
             udp: self.choice.udp,
             selector: self.selector,
+            nat_oa: self.nat_oa,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{NatNumbering, NatTVersion, PayloadChain, TrailingBytes};
+
+    const A: &str = "198.18.0.1";
+    const B: &str = "198.18.0.2";
+    const NAT: &str = "203.0.113.9";
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// A payload chain of NAT-OA-like payloads: (type, body).
+    fn chain_bytes(payloads: &[(u8, Vec<u8>)]) -> (u8, Vec<u8>) {
+        let mut out = Vec::new();
+        for (i, (_, body)) in payloads.iter().enumerate() {
+            let next = payloads.get(i + 1).map_or(0, |p| p.0);
+            let len = u16::try_from(4 + body.len()).unwrap();
+            out.extend_from_slice(&[next, 0]);
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(body);
+        }
+        (payloads.first().map_or(0, |p| p.0), out)
+    }
+
+    fn parse(payloads: &[(u8, Vec<u8>)]) -> Result<Option<PeerNatOa>, Reject> {
+        let (first, bytes) = chain_bytes(payloads);
+        let ty = PayloadType::from(first);
+        let chain = PayloadChain::parse(ty, &bytes, TrailingBytes::Allowed).unwrap();
+        peer_nat_oa(&chain)
+    }
+
+    fn v4(a: &str) -> Vec<u8> {
+        let IpAddr::V4(a) = ip(a) else { panic!() };
+        let mut b = vec![1, 0, 0, 0];
+        b.extend_from_slice(&a.octets());
+        b
+    }
+
+    fn nat_state(version: NatTVersion) -> Option<NatState> {
+        Some(NatState {
+            version,
+            local_behind: true,
+            remote_behind: false,
+        })
+    }
+
+    #[test]
+    fn built_in_order_with_the_negotiated_numbering() {
+        let built = our_nat_oa(
+            nat_state(NatTVersion::Rfc3947),
+            UdpEncapsulation::Rfc3947,
+            Mode::Transport,
+            (ip(A), ip(B)),
+        );
+        let expect = |a: &str, numbering| {
+            Payload::NatOa(NatOa {
+                address: ip(a),
+                numbering,
+            })
+        };
+        assert_eq!(
+            built,
+            vec![
+                expect(A, NatNumbering::Rfc3947),
+                expect(B, NatNumbering::Rfc3947)
+            ]
+        );
+        let draft = our_nat_oa(
+            nat_state(NatTVersion::Draft02N),
+            UdpEncapsulation::Draft,
+            Mode::Transport,
+            (ip(A), ip(B)),
+        );
+        assert!(
+            draft
+                .iter()
+                .all(|p| p.ty() == PayloadType::NatOaDraft && matches!(p, Payload::NatOa(_)))
+        );
+        assert_eq!(draft.len(), 2);
+        // Tunnel mode, no NAT-T, or an unknown address: none.
+        for (nat, udp, mode, addrs) in [
+            (
+                nat_state(NatTVersion::Rfc3947),
+                UdpEncapsulation::Rfc3947,
+                Mode::Tunnel,
+                (ip(A), ip(B)),
+            ),
+            (
+                None,
+                UdpEncapsulation::None,
+                Mode::Transport,
+                (ip(A), ip(B)),
+            ),
+            (
+                nat_state(NatTVersion::Rfc3947),
+                UdpEncapsulation::None,
+                Mode::Transport,
+                (ip(A), ip(B)),
+            ),
+            (
+                nat_state(NatTVersion::Rfc3947),
+                UdpEncapsulation::Rfc3947,
+                Mode::Transport,
+                (ip("0.0.0.0"), ip(B)),
+            ),
+        ] {
+            assert!(our_nat_oa(nat, udp, mode, addrs).is_empty());
+        }
+    }
+
+    #[test]
+    fn parsed_in_either_numbering_and_hostile_ones_refused() {
+        assert_eq!(parse(&[]), Ok(None));
+        // RFC numbers, then the drafts', mixed.
+        let two = parse(&[(21, v4(NAT)), (131, v4(B))]).unwrap().unwrap();
+        assert_eq!(
+            two,
+            PeerNatOa {
+                initiator: ip(NAT),
+                responder: Some(ip(B))
+            }
+        );
+        let one = parse(&[(131, v4(A))]).unwrap().unwrap();
+        assert_eq!(one.responder, None);
+        // Malformed: truncated, wrong ID type, IPv4 type with IPv6 length, empty; three.
+        let mut v6_len = v4(A);
+        v6_len.extend_from_slice(&[0; 12]);
+        let mut fqdn = v4(A);
+        fqdn[0] = 2;
+        for bad in [vec![1, 0], fqdn, v6_len, vec![], vec![1, 0, 0, 0, 198]] {
+            let r = parse(&[(21, v4(A)), (21, bad.clone())]);
+            assert!(matches!(r, Err(Reject::Wire(_))), "{bad:?}: {r:?}");
+        }
+        let mut reserved = v4(A);
+        reserved[1] = 7;
+        assert!(parse(&[(21, reserved)]).is_err());
+        assert_eq!(
+            parse(&[(21, v4(A)), (21, v4(B)), (21, v4(A))]),
+            Err(Reject::MissingPayload("NAT-OAi and NAT-OAr"))
+        );
+    }
+
+    #[test]
+    fn original_addresses_from_either_side() {
+        let udp = UdpEncapsulation::Rfc3947;
+        // We answered: the peer (initiator) sent its own address first.
+        let from_initiator = PeerNatOa {
+            initiator: ip("10.0.0.5"),
+            responder: Some(ip(B)),
+        };
+        assert_eq!(
+            original_addresses(Some(from_initiator), udp, Mode::Transport, true, ip(B)),
+            Some(OriginalAddresses {
+                local: ip(B),
+                remote: ip("10.0.0.5")
+            })
+        );
+        // We initiated: the responder sent us as it sees us, then itself.
+        let from_responder = PeerNatOa {
+            initiator: ip(NAT),
+            responder: Some(ip(B)),
+        };
+        assert_eq!(
+            original_addresses(Some(from_responder), udp, Mode::Transport, false, ip(A)),
+            Some(OriginalAddresses {
+                local: ip(NAT),
+                remote: ip(B)
+            })
+        );
+        // A lone NAT-OA is the sender's own address.
+        let lone = PeerNatOa {
+            initiator: ip(B),
+            responder: None,
+        };
+        assert_eq!(
+            original_addresses(Some(lone), udp, Mode::Transport, false, ip(A)),
+            Some(OriginalAddresses {
+                local: ip(A),
+                remote: ip(B)
+            })
+        );
+        // Tunnel mode or no encapsulation: ignored.
+        assert_eq!(
+            original_addresses(Some(lone), udp, Mode::Tunnel, false, ip(A)),
+            None
+        );
+        assert_eq!(
+            original_addresses(
+                Some(lone),
+                UdpEncapsulation::None,
+                Mode::Transport,
+                false,
+                ip(A)
+            ),
+            None
+        );
     }
 }

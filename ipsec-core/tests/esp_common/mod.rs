@@ -14,6 +14,7 @@ pub fn all_transforms() -> Vec<EspTransform> {
         EspIntegrity::HmacMd5_96,
         EspIntegrity::HmacSha1_96,
         EspIntegrity::HmacSha256_128,
+        EspIntegrity::HmacSha256_96,
         EspIntegrity::HmacSha384_192,
         EspIntegrity::HmacSha512_256,
     ];
