@@ -391,6 +391,17 @@ impl Daemon {
                             }
                         }
                     }
+                    DriverEvent::MoveSa(m) => match self.dataplane.move_sa(&m).await {
+                        Ok(true) => info!(
+                            "moved {} SA {:#010x} to {} -> {} (the peer's NAT mapping changed)",
+                            if m.inbound { "inbound" } else { "outbound" },
+                            m.spi,
+                            m.src,
+                            m.dst
+                        ),
+                        Ok(false) => debug!("SA {:#010x} not moved", m.spi),
+                        Err(e) => error!("moving SA {:#010x}: {e}", m.spi),
+                    },
                     DriverEvent::DeleteSa(d) => match self.dataplane.delete_sa(&d).await {
                         Ok(false) => debug!(
                             "SA {:#010x} {} -> {} was not installed ({})",

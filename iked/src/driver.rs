@@ -113,6 +113,24 @@ pub struct SaDelete {
     pub reason: String,
 }
 
+/// One direction of an installed SA to move to the peer's new NAT mapping (same SPI, keys
+/// and sequence numbers; new outer addresses and UDP ports).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaMove {
+    /// SPI.
+    pub spi: u32,
+    /// Inbound or outbound.
+    pub inbound: bool,
+    /// Outer destination before the move (with the SPI, the kernel's key).
+    pub old_dst: IpAddr,
+    /// New outer source.
+    pub src: IpAddr,
+    /// New outer destination.
+    pub dst: IpAddr,
+    /// New UDP encapsulation: (our port, the peer's port).
+    pub encap: Option<(u16, u16)>,
+}
+
 /// What a mode-config server gave us as its client (draft-dukes-ike-mode-cfg-02): the
 /// virtual address our quick modes use as their local selector, to put on an interface.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,6 +156,8 @@ pub enum DriverEvent {
     InstallSa(Box<SaInstall>),
     /// Remove an SA from the kernel.
     DeleteSa(SaDelete),
+    /// Move an SA to the peer's new NAT mapping.
+    MoveSa(SaMove),
     /// Mode-config client: put this virtual address on an interface and route the tunnelled
     /// networks from it.
     VirtualIp(Box<VirtualIp>),
@@ -406,6 +426,14 @@ mod wired {
                         )),
                     }
                 }
+                Event::MoveSa(m) => DriverEvent::MoveSa(SaMove {
+                    spi: m.spi,
+                    inbound: m.direction == eng::Direction::Inbound,
+                    old_dst: m.old_dst,
+                    src: m.src,
+                    dst: m.dst,
+                    encap: m.encap.map(|e| (e.local_port, e.remote_port)),
+                }),
                 Event::DeleteSa(d) => DriverEvent::DeleteSa(SaDelete {
                     spi: d.spi,
                     src: d.src,

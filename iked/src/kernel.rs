@@ -111,6 +111,8 @@ struct SaMeta {
     /// The engine's soft (rekey) and hard lifetimes, in seconds.
     soft: u64,
     hard: u64,
+    /// What was installed, for moving the SA to a peer's new NAT mapping.
+    config: SaConfig,
 }
 
 /// What a policy reconciliation did.
@@ -392,9 +394,47 @@ impl Kernel {
                 generated,
                 soft: sa.lifetime.soft.as_secs(),
                 hard: sa.lifetime.hard.as_secs(),
+                config: cfg,
             },
         );
         Ok(())
+    }
+
+    /// Moves an SA to the peer's new NAT mapping with XFRM_MSG_UPDSA: the kernel keeps the
+    /// SA's keys, replay state and counters and takes the new encapsulation ports. The
+    /// destination address is the SA's key in XFRM: an SA whose peer changed address (not
+    /// just port) cannot be updated and stays until the rekey or the peer's next phase 1
+    /// replaces it. Whether it moved.
+    pub async fn move_sa(&mut self, m: &crate::driver::SaMove) -> Result<bool, xfrm::Error> {
+        let Some(meta) = self.sas.get_mut(&(m.old_dst, m.spi)) else {
+            return Ok(false);
+        };
+        if meta.config.src != m.src || meta.config.dst != m.dst {
+            tracing::warn!(
+                "SA {:#010x}: the peer moved to {} -> {}; XFRM cannot change an SA's addresses, \
+                 it stays on the old ones until replaced",
+                m.spi,
+                m.src,
+                m.dst
+            );
+            return Ok(false);
+        }
+        let mut cfg = meta.config.clone();
+        let original = cfg.encap.and_then(|e| e.original_address);
+        cfg.encap = m.encap.map(|(ours, theirs)| {
+            let mut e = if m.inbound {
+                UdpEncap::new(theirs, ours)
+            } else {
+                UdpEncap::new(ours, theirs)
+            };
+            e.original_address = original;
+            e
+        });
+        self.xfrm.update_sa(&cfg).await?;
+        if let Some(meta) = self.sas.get_mut(&(m.old_dst, m.spi)) {
+            meta.config = cfg;
+        }
+        Ok(true)
     }
 
     /// The reqid for an SA without a configured policy, installing policies for its selector

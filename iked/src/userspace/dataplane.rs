@@ -80,6 +80,14 @@ impl Dataplane {
         }
     }
 
+    /// Moves one direction of an SA to the peer's new NAT mapping; whether it was moved.
+    pub async fn move_sa(&mut self, m: &crate::driver::SaMove) -> Result<bool, DataplaneError> {
+        match self {
+            Dataplane::Kernel(k) => Ok(k.move_sa(m).await?),
+            Dataplane::Userspace(u) => Ok(u.move_sa(m)),
+        }
+    }
+
     /// Removes one direction of an SA; whether it was installed.
     pub async fn delete_sa(&mut self, d: &SaDelete) -> Result<bool, DataplaneError> {
         match self {

@@ -461,6 +461,26 @@ impl Userspace {
     }
 
     /// Removes one direction of an SA; whether it was there.
+    /// Moves an SA to the peer's new NAT mapping (the outbound worker sends there from the
+    /// next packet on; inbound SAs take ESP from anywhere, only the listing changes).
+    pub fn move_sa(&mut self, m: &crate::driver::SaMove) -> bool {
+        let Some(meta) = self.sas.get_mut(&m.spi) else {
+            return false;
+        };
+        meta.sa.src = m.src;
+        meta.sa.dst = m.dst;
+        meta.sa.encap = m.encap;
+        if !m.inbound {
+            self.send_out(OutCmd::Move {
+                spi: m.spi,
+                src: m.src,
+                dst: m.dst,
+                encap: m.encap,
+            });
+        }
+        true
+    }
+
     pub async fn delete_sa(&mut self, d: &SaDelete) -> Result<bool, String> {
         let Some(meta) = self.sas.remove(&d.spi) else {
             return Ok(false);

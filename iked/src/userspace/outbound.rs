@@ -61,6 +61,17 @@ pub enum OutCmd {
     Add(Box<OutSa>),
     /// Forget an SA.
     Del(u32),
+    /// The peer's NAT mapping changed: new outer addresses and ESP-in-UDP ports.
+    Move {
+        /// SPI.
+        spi: u32,
+        /// New outer source.
+        src: IpAddr,
+        /// New outer destination.
+        dst: IpAddr,
+        /// New (our port, the peer's port).
+        encap: Option<(u16, u16)>,
+    },
 }
 
 /// The worker's sockets.
@@ -116,6 +127,18 @@ impl Worker {
                 Ok(OutCmd::Add(sa)) => {
                     self.current.insert(sa.entry, sa.spi);
                     self.sas.insert(sa.spi, *sa);
+                }
+                Ok(OutCmd::Move {
+                    spi,
+                    src,
+                    dst,
+                    encap,
+                }) => {
+                    if let Some(sa) = self.sas.get_mut(&spi) {
+                        sa.src = src;
+                        sa.dst = dst;
+                        sa.encap = encap;
+                    }
                 }
                 Ok(OutCmd::Del(spi)) => {
                     if let Some(sa) = self.sas.remove(&spi)

@@ -175,6 +175,29 @@ pub struct NatOa {
     pub remote: IpAddr,
 }
 
+/// One direction of an installed IPsec SA whose peer is now elsewhere: its NAT mapping
+/// changed (an authenticated IKE message came from a new address or port on the NAT-T
+/// port). Keys, SPI and sequence numbers stay; only the outer addresses and UDP ports move.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MoveSa {
+    /// The peer.
+    pub peer: PeerId,
+    /// Direction.
+    pub direction: Direction,
+    /// Its SPI.
+    pub spi: u32,
+    /// Outer source address before the move (with `dst`, how the driver finds it).
+    pub old_src: IpAddr,
+    /// Outer destination address before the move.
+    pub old_dst: IpAddr,
+    /// New outer source address.
+    pub src: IpAddr,
+    /// New outer destination address.
+    pub dst: IpAddr,
+    /// New UDP encapsulation ports.
+    pub encap: Option<UdpEncap>,
+}
+
 /// One direction of an IPsec SA to remove.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeleteSa {
@@ -273,6 +296,8 @@ pub enum Event {
     InstallSa(Box<InstallSa>),
     /// Remove one direction of an IPsec SA.
     DeleteSa(DeleteSa),
+    /// Move one direction of an IPsec SA to the peer's new NAT mapping.
+    MoveSa(MoveSa),
     /// A negotiation failed (timeout, refused proposal, authentication).
     NegotiationFailed {
         /// The peer, if known.

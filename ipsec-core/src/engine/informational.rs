@@ -146,7 +146,12 @@ impl Engine {
             sa.heard_from(now);
         }
         let pid = sa.peer;
+        let authenticated = actions.is_ok();
         self.ike.insert(id, sa);
+        if authenticated {
+            // A DPD probe or a delete may be the first word after a NAT rebinding.
+            self.follow_mapping(id, local, remote);
+        }
         let actions = match actions {
             Ok(a) => a,
             Err(Some(reason)) => return self.reject(local, remote, reason),

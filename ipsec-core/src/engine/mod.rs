@@ -107,6 +107,7 @@ mod ike;
 mod informational;
 mod lease;
 mod mode_config;
+mod nat_mapping;
 mod options;
 mod peer;
 mod quick;
@@ -129,8 +130,8 @@ use crate::wire::{Cookie, Datagram, Message, framing};
 pub use credentials::{Credentials, CredentialsCause, CredentialsError, WallClock};
 pub use error::EngineError;
 pub use event::{
-    DeleteReason, DeleteSa, Direction, DownReason, Event, InstallSa, IsakmpSpi, NatOa, PeerId,
-    Phase, PolicyId, SaLifetime, TrafficSelector, Transmit, TsAddr, UdpEncap,
+    DeleteReason, DeleteSa, Direction, DownReason, Event, InstallSa, IsakmpSpi, MoveSa, NatOa,
+    PeerId, Phase, PolicyId, SaLifetime, TrafficSelector, Transmit, TsAddr, UdpEncap,
 };
 pub use ike::Role;
 pub use mode_config::ReceivedConfig;

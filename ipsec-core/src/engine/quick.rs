@@ -301,11 +301,14 @@ impl Engine {
         let Some(mut sa) = self.ike.remove(&id) else {
             return self.reject(local, remote, Reject::UnknownSa);
         };
+        let before = (sa.local, sa.remote);
         let done = self.quick_mode_step(now, local, remote, &mut sa, msg);
         let pid = sa.peer;
         let (l, r) = (sa.local, sa.remote);
         self.ike.insert(id, sa);
         self.reschedule_ike(id);
+        // The quick mode followed the peer to a new NAT mapping: its SAs follow too.
+        self.children_follow(pid, before, (l, r));
         match (done, pid) {
             (QmOutcome::Installed(neg, request, initiator), Some(pid)) => {
                 self.install_child(now, pid, l, r, *neg, request, initiator);
@@ -867,7 +870,7 @@ impl Engine {
     /// remote) moves the ISAKMP SA (and the SAs it makes) from `current`: only behind a NAT,
     /// and only to the NAT-T port. Once floated, IKE stays on 4500 (RFC 3947 §4); a stray
     /// message to 500 must not pull the SA and its ESP-in-UDP ports back.
-    fn follows(
+    pub(super) fn follows(
         &self,
         nat_t: bool,
         from: (SocketAddr, SocketAddr),

@@ -236,6 +236,8 @@ pub struct Stats {
     pub xauth_failed: u64,
     /// Mode-config addresses handed out.
     pub addresses_assigned: u64,
+    /// IPsec SA pairs moved to a peer's new NAT mapping.
+    pub sas_moved: u64,
     /// Messages we sent in fragments.
     pub fragmented_sent: u64,
     /// Messages reassembled from fragments.

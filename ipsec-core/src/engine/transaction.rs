@@ -209,8 +209,12 @@ impl Engine {
         if received.is_ok() {
             sa.heard_from(now);
         }
+        let authenticated = received.is_ok();
         self.ike.insert(id, sa);
         self.reschedule_ike(id);
+        if authenticated {
+            self.follow_mapping(id, local, remote);
+        }
         let mid = h.message_id;
         match received {
             Err(reason) => self.reject(local, remote, reason),

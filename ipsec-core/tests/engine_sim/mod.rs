@@ -65,6 +65,13 @@ impl Nat {
             ..Nat::new(public)
         }
     }
+    /// The NAT forgets its mappings (a reboot, an idle timeout): the next packets get new
+    /// public ports.
+    pub fn rebind(&mut self) {
+        self.out.clear();
+        self.back.clear();
+        self.next = self.next.wrapping_add(1000);
+    }
     fn map(&mut self, port: u16) -> u16 {
         if let Some(p) = self.out.get(&port) {
             return *p;
