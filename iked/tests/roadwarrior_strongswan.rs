@@ -463,3 +463,63 @@ secrets {
     );
     drop(logs);
 }
+
+/// The client's NAT forgets its mappings (here: a new port range and the UDP conntrack
+/// entries flushed on the router): the client's next DPD probe reaches iked from a new
+/// port, iked follows it and moves the ESP-in-UDP SAs there, and the ping gets through again
+/// with the same SAs.
+#[test]
+fn a_changed_nat_mapping_is_followed() {
+    let Some(lab) = Lab::new("rw-rebind") else {
+        return;
+    };
+    ipsec_tests::lab::ensure_packages(&["conntrack"]).expect("conntrack");
+    let nat = lab.nat().unwrap();
+    let conf = iked_conf("aggressive", "\"modp2048\"")
+        .replace("dpd-interval = \"3s\"", "dpd-interval = \"60s\"");
+    let (_dir, d) = start_iked(&nat.server, &conf);
+    let logs = Logs(&d);
+    let c = client(
+        nat.client(),
+        &client_conf(true, "aes128-sha256-modp2048", "alice", "alice's password")
+            .replace("dpd_delay = 0s", "dpd_delay = 2s"),
+    );
+    let vip = connect_and_ping("before", &c, nat.client());
+    let spis: Vec<String> = sas(&d)
+        .iter()
+        .map(|s| s["spi"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    // New mappings from 42000-42999 from now on.
+    nat.router
+        .sh(
+            "nft flush chain ip ikt_nat postrouting && \
+             nft add rule ip ikt_nat postrouting oifname wan meta l4proto udp masquerade to :42000-42999 && \
+             nft add rule ip ikt_nat postrouting oifname wan masquerade && \
+             conntrack -D -p udp >/dev/null 2>&1; true",
+        )
+        .unwrap();
+    let took = nat
+        .client()
+        .ping_until(
+            Some(vip.parse().unwrap()),
+            LAN.parse().unwrap(),
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("no ping after the NAT rebinding: {e}\n{}", nat.ruleset()));
+    eprintln!("ping through again after {took:.1?}");
+    let log = d.log_text();
+    assert!(log.contains("moved outbound SA"), "{log}");
+    let after = sas(&d);
+    let same: Vec<String> = after
+        .iter()
+        .map(|s| s["spi"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(spis, same, "the same SAs, moved");
+    assert!(
+        after.iter().all(|s| s["encap"]
+            .as_str()
+            .is_some_and(|e| e.contains(":42") || e.starts_with("42"))),
+        "{after:?}"
+    );
+    drop(logs);
+}
