@@ -64,3 +64,63 @@ fn fragments_survive_loss_duplication_and_reordering() {
         );
     }
 }
+
+/// iOS fragments its first messages without waiting for our Vendor ID: a responder takes
+/// unsolicited fragments (here A's main mode message 1, cut into three pieces and delivered
+/// out of order) and answers the reassembled message.
+#[test]
+fn unsolicited_fragments_of_a_first_message_are_taken() {
+    use ipsec_core::wire::{Flags, Fragment, Header, Message, PayloadType};
+    let s = Scenario::default();
+    let mut sim = rsa_sim_with(&s, &MOON, &SUN, 8, EngineOptions::default());
+    // Hold everything A sends, deliver nothing.
+    let held = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let h = std::rc::Rc::clone(&held);
+    sim.filter = Some(Box::new(move |p| {
+        if p.from == 0 {
+            h.borrow_mut().push(p.clone());
+        }
+        true
+    }));
+    start(&mut sim, 0);
+    sim.run_until(Duration::from_secs(1), |_| !held.borrow().is_empty());
+    let mm1 = held.borrow()[0].clone();
+    let header = Header::parse(&mm1.payload).unwrap();
+    let chunks: Vec<&[u8]> = mm1.payload.chunks(mm1.payload.len() / 3 + 1).collect();
+    let mut frags = Vec::new();
+    for (i, data) in chunks.iter().enumerate() {
+        let last = i + 1 == chunks.len();
+        let f = Fragment {
+            id: 77,
+            number: u8::try_from(i + 1).unwrap(),
+            flags: if last { Fragment::LAST_FRAGMENT } else { 0 },
+            data,
+        };
+        let mut body = Vec::new();
+        f.emit(&mut body).unwrap();
+        let h = Header {
+            next_payload: PayloadType::Fragment,
+            flags: Flags::NONE,
+            length: u32::try_from(32 + body.len()).unwrap(),
+            ..header
+        };
+        let mut out = Vec::new();
+        h.emit(&mut out);
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&u16::try_from(4 + body.len()).unwrap().to_be_bytes());
+        out.extend_from_slice(&body);
+        assert!(Message::parse(&out).is_ok());
+        frags.push(out);
+    }
+    frags.swap(0, 2);
+    let now = sim.now;
+    let b = &mut sim.nodes[1].engine;
+    for f in &frags {
+        b.handle_datagram(now, mm1.dst, mm1.src, f);
+    }
+    assert_eq!(b.stats().fragmented_received, 1, "{:?}", b.stats());
+    let answer = b.poll_transmit().expect("B answers the reassembled MM1");
+    let msg = Message::parse(&answer.payload).unwrap();
+    assert_eq!(msg.header.initiator_cookie, header.initiator_cookie);
+    assert_ne!(msg.header.responder_cookie, [0; 8]);
+}
