@@ -80,3 +80,53 @@ fn the_responder_follows_a_new_nat_mapping() {
     // A itself (behind the NAT) never moves.
     assert!(moves(&sim, 0).is_empty());
 }
+
+/// A road warrior with a certificate restarts and comes back through its NAT from a new
+/// port with INITIAL-CONTACT: a new session (road warriors behind one NAT are told apart by
+/// port), and the old one, same identity, goes at once.
+#[test]
+fn a_returning_certificate_client_replaces_its_old_session() {
+    use engine_sim::{MOON, SUN, Y2030, credentials, rsa_config, rsa_sim_with};
+    use ipsec_core::engine::{DeleteReason, Engine};
+    use ipsec_core::pki::UnixTime;
+    let s = Scenario {
+        a_prefix: "203.0.113.0/24",
+        a_seen_at: "203.0.113.9",
+        ..Scenario::default()
+    };
+    let mut sim = rsa_sim_with(&s, &MOON, &SUN, 19, EngineOptions::default());
+    sim.nodes[0].nat = Some(Nat::new("203.0.113.9".parse().unwrap()));
+    let now = sim.now;
+    sim.nodes[0].engine.initiate(now, "b").unwrap();
+    assert!(sim.run_until(Duration::from_secs(10), established));
+    assert_eq!(sim.nodes[1].engine.peers().len(), 1);
+    // A restarts (a fresh engine: no SAs) and its NAT hands out new ports.
+    let rng = Arc::new(ring::rand::SystemRandom::new());
+    let mut fresh = Engine::new(rsa_config(&s, true, &MOON), rng, EngineOptions::default());
+    fresh.set_credentials(credentials("b", &MOON));
+    fresh.set_wall_clock(now, UnixTime::from_secs(Y2030));
+    sim.nodes[0].engine = fresh;
+    sim.nodes[0].installed.clear();
+    if let Some(nat) = sim.nodes[0].nat.as_mut() {
+        nat.rebind();
+    }
+    let now = sim.now;
+    sim.nodes[0].engine.initiate(now, "b").unwrap();
+    assert!(sim.run_until(Duration::from_secs(10), established));
+    sim.run_for(Duration::from_secs(1), |_| {});
+    let b = &sim.nodes[1];
+    assert_eq!(b.engine.peers().len(), 1, "{:?}", b.engine.peers());
+    assert_eq!(
+        b.installed.len(),
+        2,
+        "only the new pair: {:?}",
+        b.installed.keys()
+    );
+    assert_eq!(
+        b.deleted
+            .iter()
+            .filter(|d| d.reason == DeleteReason::InitialContact)
+            .count(),
+        2
+    );
+}

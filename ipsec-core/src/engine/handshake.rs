@@ -484,10 +484,9 @@ impl Engine {
             s.ike.insert(id);
             s.remote = SocketAddr::new(sa.remote.ip(), s.remote.port());
             s.local = SocketAddr::new(sa.local.ip(), s.local.port());
+            s.identity = p1.remote_id.clone();
         }
-        if p1.initial_contact {
-            self.initial_contact(now, pid, id);
-        }
+        let initial_contact = p1.initial_contact;
         let lifetime = p1.lifetime;
         let rekey_at = (sa.role == Role::Initiator && self.can_initiate(pid)).then(|| {
             let left = self.options.rekey_margin + self.options.rekey_fuzz * self.random_fraction();
@@ -555,6 +554,9 @@ impl Engine {
         {
             self.remove_ike(now, old, true);
         }
+        if initial_contact {
+            self.initial_contact(now, pid, id);
+        }
         // XAuth and mode-config first, if configured; then the quick modes waiting.
         self.begin_config_stage(now, id);
     }
@@ -609,6 +611,44 @@ impl Engine {
         }
         for i in ikes {
             self.remove_ike(now, i, false);
+        }
+        self.replace_same_identity(now, pid);
+    }
+
+    /// INITIAL-CONTACT from a road warrior with a certificate: another session of the same
+    /// configured peer with the same identity is this client before it moved (new address
+    /// or NAT mapping) or restarted; it goes at once. Only with certificates: a pre-shared
+    /// key's identity may be a group's, shared by many clients (XAuth users are told apart
+    /// by user name instead, in the `xauth` module).
+    fn replace_same_identity(&mut self, now: Instant, pid: PeerId) {
+        let Some(s) = self.peers.get(&pid) else {
+            return;
+        };
+        let Some(identity) = s.identity.clone() else {
+            return;
+        };
+        let name = s.name.clone();
+        let per_client = self.config.peer(&name).is_some_and(|p| {
+            !p.address.is_host() && p.auth_method == crate::config::AuthMethod::RsaSignature
+        });
+        if !per_client {
+            return;
+        }
+        let stale: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(id, o)| {
+                **id != pid && o.name == name && o.identity.as_ref() == Some(&identity)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for old in stale {
+            self.end_session(
+                now,
+                old,
+                DeleteReason::InitialContact,
+                DownReason::Terminated,
+            );
         }
     }
 

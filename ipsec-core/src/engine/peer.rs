@@ -25,6 +25,8 @@ pub(crate) struct PeerSession {
     pub up: bool,
     /// The XAuth user authenticated on it (we are the server).
     pub user: Option<String>,
+    /// The peer's phase-1 identity, once authenticated.
+    pub identity: Option<crate::config::Identity>,
 }
 
 impl PeerSession {
@@ -39,6 +41,7 @@ impl PeerSession {
             pending: Vec::new(),
             up: false,
             user: None,
+            identity: None,
         }
     }
 
