@@ -17,11 +17,12 @@
 //! SIGHUP: reload (a failed reload keeps the running configuration). SIGTERM/SIGINT: tell the
 //! peers (when the engine runs), remove everything installed, exit 0.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ipsec_core::config::{Dataplane as ConfigDataplane, Snapshot};
 use ipsec_core::engine::Credentials;
@@ -148,7 +149,13 @@ struct Daemon {
     started: Instant,
     /// Mode-config client: the virtual addresses we put on an interface.
     vips: VirtualIps,
+    /// Packets counted on each inbound SA at the last look (dead peer detection).
+    inbound_packets: HashMap<u32, u64>,
 }
+
+/// How often the inbound SAs' counters are read to tell the engine which peers are alive:
+/// well under any sensible `dpd-interval` (the profiles use 20 s).
+const LIVENESS_EVERY: Duration = Duration::from_secs(5);
 
 impl Daemon {
     async fn start(
@@ -278,6 +285,7 @@ impl Daemon {
                 sockets,
                 started: Instant::now(),
                 vips: VirtualIps::default(),
+                inbound_packets: HashMap::new(),
             },
             Channels {
                 datagrams,
@@ -291,6 +299,8 @@ impl Daemon {
 
     async fn run(mut self, mut ch: Channels, mut sig: Signals) -> Result<(), Fatal> {
         self.auto_start(None);
+        let mut liveness = tokio::time::interval(LIVENESS_EVERY);
+        liveness.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let why = loop {
             self.drain().await;
             let deadline = self.driver.poll_timeout();
@@ -305,6 +315,7 @@ impl Daemon {
                     self.driver.handle_datagram(Instant::now(), d.local, d.remote, &d.data);
                 }
                 () = timer => self.driver.handle_timeout(Instant::now()),
+                _ = liveness.tick() => self.esp_liveness().await,
                 Some(ev) = ch.kernel_events.recv() => self.kernel_event(ev).await,
                 Some(ev) = ch.dataplane_events.recv() => self.dataplane_event(ev),
                 Some(cmd) = ch.commands.recv() => {
@@ -332,6 +343,32 @@ impl Daemon {
         let report = self.dataplane.flush_all().await.map_err(Fatal::Flush)?;
         info!("removed {report}; bye");
         Ok(())
+    }
+
+    /// Tells the engine which inbound SAs carried packets since the last look, so that dead
+    /// peer detection does not probe busy tunnels (their counters, from the kernel or the
+    /// userspace dataplane).
+    async fn esp_liveness(&mut self) {
+        let Ok(rows) = self.dataplane.list_sas(&*self.driver).await else {
+            return;
+        };
+        let mut seen = HashMap::with_capacity(rows.len());
+        let mut alive = Vec::new();
+        for r in rows.iter().filter(|r| r.direction == "in") {
+            let Ok(spi) = u32::from_str_radix(r.spi.trim_start_matches("0x"), 16) else {
+                continue;
+            };
+            if self
+                .inbound_packets
+                .get(&spi)
+                .is_some_and(|before| r.current_packets > *before)
+            {
+                alive.push(spi);
+            }
+            seen.insert(spi, r.current_packets);
+        }
+        self.inbound_packets = seen;
+        self.driver.esp_received(Instant::now(), &alive);
     }
 
     /// Initiates the peers with `auto-start = true`: all of them at start; after a reload

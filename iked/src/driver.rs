@@ -230,6 +230,8 @@ pub trait IkeDriver: Send {
     /// The kernel reports an SA's byte limit (soft: rekey; hard: it is gone), or the SA was
     /// removed by an operator (`flush`).
     fn sa_expired(&mut self, now: Instant, spi: u32, hard: bool);
+    /// ESP arrived on these inbound SAs since the last call (dead peer detection).
+    fn esp_received(&mut self, now: Instant, spis: &[u32]);
     /// Phase 1 SAs, for `iked status`.
     fn peers(&self, now: Instant) -> Result<Vec<PeerRow>, DriverError>;
     /// What the engine knows of the SA with this SPI.
@@ -295,6 +297,7 @@ impl IkeDriver for NotWired {
         Err(DriverError::NotWired)
     }
     fn sa_expired(&mut self, _: Instant, _: u32, _: bool) {}
+    fn esp_received(&mut self, _: Instant, _: &[u32]) {}
     fn peers(&self, _: Instant) -> Result<Vec<PeerRow>, DriverError> {
         Err(DriverError::NotWired)
     }
@@ -749,6 +752,10 @@ mod wired {
 
         fn sa_expired(&mut self, now: Instant, spi: u32, hard: bool) {
             self.engine.sa_expired(now, spi, hard);
+        }
+
+        fn esp_received(&mut self, now: Instant, spis: &[u32]) {
+            self.engine.esp_received(now, spis);
         }
 
         fn peers(&self, now: Instant) -> Result<Vec<PeerRow>, DriverError> {

@@ -94,3 +94,31 @@ fn disabled_dpd_never_probes() {
     assert_eq!(a.engine.stats().dpd_probes_sent, 0);
     assert_eq!(a.installed.len(), 2);
 }
+
+/// ESP traffic is a sign of life (RFC 3706 §5.3): while the dataplane reports packets on the
+/// inbound SAs, nobody is probed; once it stops, the probes start again.
+#[test]
+fn esp_traffic_spares_busy_tunnels_the_probes() {
+    let mut sim = up_with(&Scenario::default(), DPD);
+    let inbound: Vec<Vec<u32>> = sim
+        .nodes
+        .iter()
+        .map(|n| n.inbound().map(|s| s.spi).collect())
+        .collect();
+    for _ in 0..12 {
+        sim.run_for(Duration::from_secs(5), |_| {});
+        let now = sim.now;
+        for (n, spis) in sim.nodes.iter_mut().zip(&inbound) {
+            n.engine.esp_received(now, spis);
+        }
+    }
+    for n in &sim.nodes {
+        assert_eq!(n.engine.stats().dpd_probes_sent, 0, "{}", n.name);
+    }
+    sim.run_for(Duration::from_secs(25), |_| {});
+    assert!(
+        sim.nodes
+            .iter()
+            .any(|n| n.engine.stats().dpd_probes_sent > 0)
+    );
+}

@@ -622,6 +622,36 @@ impl Engine {
         }
     }
 
+    /// The dataplane saw ESP arrive on the inbound SAs with these SPIs since it last said
+    /// so: their peers are alive, and dead peer detection, which probes only after
+    /// `dpd-interval` without a sign of life (RFC 3706 §5.3 lets IPsec traffic count as
+    /// one), leaves busy tunnels alone. One pass over the SAs whatever the number of SPIs.
+    pub fn esp_received(&mut self, now: Instant, spis: &[u32]) {
+        if spis.is_empty() {
+            return;
+        }
+        let spis: BTreeSet<u32> = spis.iter().copied().collect();
+        let alive: BTreeSet<PeerId> = self
+            .children
+            .values()
+            .filter(|c| spis.contains(&c.our_spi))
+            .map(|c| c.peer)
+            .collect();
+        for pid in alive {
+            let ikes: Vec<IkeId> = self
+                .peers
+                .get(&pid)
+                .map(|s| s.ike.iter().copied().collect())
+                .unwrap_or_default();
+            for id in ikes {
+                if let Some(sa) = self.ike.get_mut(&id) {
+                    sa.heard_from(now);
+                }
+                self.reschedule_ike(id);
+            }
+        }
+    }
+
     /// The kernel reports that the IPsec SA with inbound or outbound SPI `spi` reached its
     /// soft (`hard = false`: rekey now) or hard (delete now) byte limit.
     pub fn sa_expired(&mut self, now: Instant, spi: u32, hard: bool) {
