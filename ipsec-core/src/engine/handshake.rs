@@ -35,6 +35,27 @@ impl Engine {
         }
     }
 
+    /// The ISAKMP SA of a quick-mode or transaction message (encrypted, with a message ID),
+    /// taken out of the table to be worked on; the caller puts it back.
+    pub(super) fn take_sa_for(
+        &mut self,
+        h: &crate::wire::Header,
+    ) -> Result<(IkeId, IkeSa), Reject> {
+        if !h.flags.encrypted() || h.message_id == 0 {
+            return Err(Reject::UnexpectedMessage);
+        }
+        let id = self
+            .by_spi
+            .get(&phase1::cookie_pair(
+                &h.initiator_cookie,
+                &h.responder_cookie,
+            ))
+            .copied()
+            .ok_or(Reject::UnknownSa)?;
+        let sa = self.ike.remove(&id).ok_or(Reject::UnknownSa)?;
+        Ok((id, sa))
+    }
+
     /// The SA a message with these cookies belongs to. A message answering our first one
     /// carries the responder's new cookie: the SA learns it here.
     pub(super) fn find_sa(&mut self, cky_i: &Cookie, cky_r: &Cookie) -> Option<IkeId> {

@@ -284,22 +284,9 @@ impl Engine {
         remote: SocketAddr,
         msg: &Message<'_>,
     ) {
-        let h = &msg.header;
-        if !h.flags.encrypted() || h.message_id == 0 {
-            return self.reject(local, remote, Reject::UnexpectedMessage);
-        }
-        let Some(id) = self
-            .by_spi
-            .get(&crate::phase1::cookie_pair(
-                &h.initiator_cookie,
-                &h.responder_cookie,
-            ))
-            .copied()
-        else {
-            return self.reject(local, remote, Reject::UnknownSa);
-        };
-        let Some(mut sa) = self.ike.remove(&id) else {
-            return self.reject(local, remote, Reject::UnknownSa);
+        let (id, mut sa) = match self.take_sa_for(&msg.header) {
+            Ok(found) => found,
+            Err(reason) => return self.reject(local, remote, reason),
         };
         let before = (sa.local, sa.remote);
         let done = self.quick_mode_step(now, local, remote, &mut sa, msg);

@@ -188,22 +188,9 @@ impl Engine {
         remote: SocketAddr,
         msg: &Message<'_>,
     ) {
-        let h = &msg.header;
-        if !h.flags.encrypted() || h.message_id == 0 {
-            return self.reject(local, remote, Reject::UnexpectedMessage);
-        }
-        let Some(id) = self
-            .by_spi
-            .get(&crate::phase1::cookie_pair(
-                &h.initiator_cookie,
-                &h.responder_cookie,
-            ))
-            .copied()
-        else {
-            return self.reject(local, remote, Reject::UnknownSa);
-        };
-        let Some(mut sa) = self.ike.remove(&id) else {
-            return self.reject(local, remote, Reject::UnknownSa);
+        let (id, mut sa) = match self.take_sa_for(&msg.header) {
+            Ok(found) => found,
+            Err(reason) => return self.reject(local, remote, reason),
         };
         let received = self.read_transaction(now, &mut sa, msg);
         if received.is_ok() {
@@ -215,7 +202,7 @@ impl Engine {
         if authenticated {
             self.follow_mapping(id, local, remote);
         }
-        let mid = h.message_id;
+        let mid = msg.header.message_id;
         match received {
             Err(reason) => self.reject(local, remote, reason),
             Ok(Received::Handled) => {}
