@@ -154,3 +154,43 @@ fn nat_traversal_disabled_means_no_nat_t_vendor_ids_and_no_float() {
         assert_eq!(n.engine.isakmp_sas()[0].nat, None);
     }
 }
+
+/// Both ends behind NATs: A behind a masquerading NAT, B behind one that forwards 500 and
+/// 4500 to it (a home server). Both detect both NATs, float, encapsulate, and each keeps
+/// its own side alive with keepalives.
+#[test]
+fn both_ends_behind_nats() {
+    let s = Scenario {
+        a_prefix: "203.0.113.0/24",
+        a_seen_at: "203.0.113.9",
+        b_seen_at: "198.51.100.7",
+        ..Scenario::default()
+    };
+    let mut sim = s.sim(29, EngineOptions::default());
+    sim.nodes[0].nat = Some(Nat::new("203.0.113.9".parse().unwrap()));
+    let mut home = Nat::new("198.51.100.7".parse().unwrap());
+    home.forward(500);
+    home.forward(4500);
+    sim.nodes[1].nat = Some(home);
+    let now = sim.now;
+    sim.nodes[0].engine.initiate(now, "b").unwrap();
+    assert!(
+        sim.run_until(Duration::from_secs(10), established),
+        "{:?}\n{:?}",
+        sim.nodes[0].events,
+        sim.nodes[1].events
+    );
+    for n in &sim.nodes {
+        let sa = &n.engine.isakmp_sas()[0];
+        assert_eq!(sa.nat, Some((true, true)), "{}: {sa:?}", n.name);
+        assert!(n.installed.values().all(|s| s.encap.is_some()), "{}", n.name);
+    }
+    sim.run_for(Duration::from_secs(45), |_| {});
+    let senders: std::collections::BTreeSet<usize> = sim
+        .sent
+        .iter()
+        .filter(|p| p.payload == [0xff])
+        .map(|p| p.from)
+        .collect();
+    assert_eq!(senders.len(), 2, "keepalives from both sides");
+}

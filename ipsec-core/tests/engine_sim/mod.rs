@@ -65,6 +65,13 @@ impl Nat {
             ..Nat::new(public)
         }
     }
+    /// A static port forward: the public `port` leads to the same port inside (a server
+    /// behind a NAT).
+    pub fn forward(&mut self, port: u16) {
+        self.out.insert(port, port);
+        self.back.insert(port, port);
+    }
+
     /// The NAT forgets its mappings (a reboot, an idle timeout): the next packets get new
     /// public ports.
     pub fn rebind(&mut self) {
