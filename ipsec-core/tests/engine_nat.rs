@@ -183,7 +183,11 @@ fn both_ends_behind_nats() {
     for n in &sim.nodes {
         let sa = &n.engine.isakmp_sas()[0];
         assert_eq!(sa.nat, Some((true, true)), "{}: {sa:?}", n.name);
-        assert!(n.installed.values().all(|s| s.encap.is_some()), "{}", n.name);
+        assert!(
+            n.installed.values().all(|s| s.encap.is_some()),
+            "{}",
+            n.name
+        );
     }
     sim.run_for(Duration::from_secs(45), |_| {});
     let senders: std::collections::BTreeSet<usize> = sim
