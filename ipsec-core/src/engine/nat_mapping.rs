@@ -92,10 +92,8 @@ impl Engine {
                 old_dst: old_local,
                 src: remote,
                 dst: local,
-                encap: Some(UdpEncap {
-                    local_port: encap.local_port,
-                    remote_port: encap.remote_port,
-                }),
+                // Ports are ours and the peer's in both directions, as in InstallSa.
+                encap: Some(encap),
             }));
         }
         if let Some(s) = self.peers.get_mut(&pid) {
