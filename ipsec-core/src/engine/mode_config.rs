@@ -239,18 +239,12 @@ impl Engine {
             .map(|a| attr(a.ty, ConfigValue::Empty))
             .collect();
         self.answer_transaction(now, id, asked, CfgType::Ack, &ack)?;
-        self.mode_config_received(now, id, attrs, true);
+        self.mode_config_received(now, id, attrs);
         Ok(())
     }
 
     /// Client: the configuration arrived (a REPLY to our pull, or a pushed SET).
-    pub(super) fn mode_config_received(
-        &mut self,
-        now: Instant,
-        id: IkeId,
-        attrs: Attributes,
-        _pushed: bool,
-    ) {
+    pub(super) fn mode_config_received(&mut self, now: Instant, id: IkeId, attrs: Attributes) {
         if self.stage(id).is_some_and(|s| s.cfg == CfgState::Done) {
             // Pushed and then answered (or the reverse): the first one counts.
             return;

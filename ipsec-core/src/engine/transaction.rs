@@ -443,7 +443,7 @@ impl Engine {
             TxKind::XauthRequest => self.xauth_credentials(now, id, attrs),
             TxKind::XauthStatus(true) | TxKind::CfgSet => {}
             TxKind::XauthStatus(false) => self.config_stage_failed(now, id, Reject::XauthFailed),
-            TxKind::CfgRequest => self.mode_config_received(now, id, attrs, false),
+            TxKind::CfgRequest => self.mode_config_received(now, id, attrs),
         }
     }
 
