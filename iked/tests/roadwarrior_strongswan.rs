@@ -25,6 +25,7 @@ mod common;
 use std::time::Duration;
 
 use common::Daemon;
+use common::traffic::Logs;
 use common::wait_for;
 use ipsec_tests::lab::{Charon, Lab, Netns};
 use serde_json::Value;
@@ -176,17 +177,6 @@ secrets {{
     )
 }
 
-/// Prints the daemon's log if the test panics (charon's guard prints its own).
-struct Logs<'a>(&'a Daemon);
-
-impl Drop for Logs<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("---- {} ----\n{}", self.0.log.display(), self.0.log_text());
-        }
-    }
-}
-
 fn start_iked(server: &Netns, conf: &str) -> (tempfile::TempDir, Daemon) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("iked.toml");
@@ -267,7 +257,7 @@ fn cisco_style_clients_two_behind_one_nat() {
     nat.add_client().unwrap();
     // The iOS profile: aggressive mode, modp1024/modp2048, AES/3DES x SHA1/MD5, NAT-T.
     let (_dir, d) = start_iked(&nat.server, &iked_profile_conf("ios"));
-    let logs = Logs(&d);
+    let logs = Logs(vec![&d]);
     let proposals = "aes256-sha1-modp1024";
     let alice = client(
         &nat.clients[0],
@@ -320,7 +310,7 @@ fn android_style_client_wrong_then_right_password() {
     let nat = lab.nat().unwrap();
     // The Android profile: main mode, modp1024, AES/3DES x SHA1/MD5/SHA2, NAT-T.
     let (_dir, d) = start_iked(&nat.server, &iked_profile_conf("android"));
-    let logs = Logs(&d);
+    let logs = Logs(vec![&d]);
     let proposals = "aes128-sha1-modp1024,3des-md5-modp1024";
     let c = client(
         nat.client(),
@@ -358,7 +348,7 @@ fn returning_user_replaces_its_session_and_dpd_removes_a_vanished_client() {
     let mut nat = lab.nat().unwrap();
     nat.add_client().unwrap();
     let (_dir, d) = start_iked(&nat.server, &iked_conf("aggressive", "\"modp2048\""));
-    let logs = Logs(&d);
+    let logs = Logs(vec![&d]);
     let conf = client_conf(true, "aes128-sha256-modp2048", "alice", "alice's password");
     let first = client(&nat.clients[0], &conf);
     let v1 = connect_and_ping("alice at home", &first, &nat.clients[0]);
@@ -408,7 +398,7 @@ fn hybrid_rsa_client() {
         )
         .replace(&format!("secret = \"{GROUP_PSK}\"\n"), "");
     let (_d, d) = start_iked(&nat.server, &conf);
-    let logs = Logs(&d);
+    let logs = Logs(vec![&d]);
     let swanctl = r#"
 connections {
   rw {
@@ -478,7 +468,7 @@ fn a_changed_nat_mapping_is_followed() {
     let conf = iked_conf("aggressive", "\"modp2048\"")
         .replace("dpd-interval = \"3s\"", "dpd-interval = \"60s\"");
     let (_dir, d) = start_iked(&nat.server, &conf);
-    let logs = Logs(&d);
+    let logs = Logs(vec![&d]);
     let c = client(
         nat.client(),
         &client_conf(true, "aes128-sha256-modp2048", "alice", "alice's password")

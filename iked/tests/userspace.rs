@@ -20,9 +20,9 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 
+use common::traffic::{Logs, counter, iperf, sa};
 use common::{Daemon, wait_for};
 use ipsec_tests::lab::{Lab, Nat, Netns, ensure_packages};
-use serde_json::Value;
 
 const PSK: &str = "correct horse battery staple";
 /// The routing rule's priority (`iked/src/userspace/net.rs`: `RULE_PRIORITY`).
@@ -104,76 +104,6 @@ fn start(ns: &Netns, dir: &Path, name: &str, text: &str) -> Daemon {
         &dir.join(format!("{name}.sock")),
         &dir.join(format!("{name}.log")),
     )
-}
-
-/// Prints the daemons' logs if the test panics.
-struct Logs<'a>(Vec<&'a Daemon>);
-
-impl Drop for Logs<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            for d in &self.0 {
-                eprintln!("---- {} ----\n{}", d.log.display(), d.log_text());
-            }
-        }
-    }
-}
-
-fn counter(d: &Daemon, name: &str) -> u64 {
-    let v = d.json(&["stats"]);
-    v["kernel"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .and_then(|c| c["value"].as_u64())
-        .unwrap_or_else(|| panic!("no counter {name} in {v}"))
-}
-
-fn sa(d: &Daemon, dir: &str) -> Value {
-    let v = d.json(&["sas"]);
-    v.as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["direction"] == dir)
-        .cloned()
-        .unwrap_or_else(|| panic!("no {dir} SA in {v}"))
-}
-
-/// An iperf3 TCP transfer of `secs` seconds from `client` to `server`; bits/s received.
-fn iperf(client: &Netns, server: &Netns, src: Ipv4Addr, dst: Ipv4Addr, secs: u32) -> f64 {
-    let t = secs.to_string();
-    let mut last = String::new();
-    for _ in 0..5 {
-        // A one-off server per attempt, given a moment to listen.
-        let _srv = server
-            .spawn(&["iperf3", "-s", "-1", "-B", &dst.to_string()])
-            .expect("iperf3 server");
-        std::thread::sleep(Duration::from_millis(300));
-        let out = client
-            .exec_timeout(
-                &[
-                    "iperf3",
-                    "-c",
-                    &dst.to_string(),
-                    "-B",
-                    &src.to_string(),
-                    "-t",
-                    &t,
-                    "-J",
-                ],
-                Duration::from_secs(u64::from(secs) + 20),
-            )
-            .expect("iperf3 client");
-        let bps = serde_json::from_str::<Value>(&out.stdout)
-            .ok()
-            .and_then(|v| v["end"]["sum_received"]["bits_per_second"].as_f64());
-        match bps {
-            Some(b) if out.success() => return b,
-            _ => last = format!("{}{}", out.stdout, out.stderr),
-        }
-    }
-    panic!("iperf3 {src} -> {dst} failed: {last}");
 }
 
 /// The clean stop: exit 0, and no route or rule of ours left.

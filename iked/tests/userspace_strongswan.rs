@@ -20,8 +20,8 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use common::Daemon;
-use ipsec_tests::lab::{Charon, Lab, Netns, ensure_packages};
-use serde_json::Value;
+use common::traffic::{Logs, counter, iperf, sa};
+use ipsec_tests::lab::{Charon, Lab, ensure_packages};
 
 const PSK: &str = "correct horse battery staple";
 /// IKE addresses (eth0) and inner addresses (lo) of the lab's two hosts.
@@ -141,74 +141,6 @@ secrets {{
     )
 }
 
-/// Prints the daemon's log if the test panics (charon's guard prints its own).
-struct Logs<'a>(&'a Daemon);
-
-impl Drop for Logs<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("---- {} ----\n{}", self.0.log.display(), self.0.log_text());
-        }
-    }
-}
-
-fn sa(d: &Daemon, dir: &str) -> Value {
-    let v = d.json(&["sas"]);
-    v.as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["direction"] == dir)
-        .cloned()
-        .unwrap_or_else(|| panic!("no {dir} SA in {v}"))
-}
-
-fn counter(d: &Daemon, name: &str) -> u64 {
-    let v = d.json(&["stats"]);
-    v["kernel"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .and_then(|c| c["value"].as_u64())
-        .unwrap_or_else(|| panic!("no counter {name} in {v}"))
-}
-
-/// An iperf3 TCP transfer of `secs` seconds from `client` to `server`; bits/s received.
-fn iperf(client: &Netns, server: &Netns, src: Ipv4Addr, dst: Ipv4Addr, secs: u32) -> f64 {
-    let t = secs.to_string();
-    let mut last = String::new();
-    for _ in 0..5 {
-        // A one-off server per attempt, given a moment to listen.
-        let _srv = server
-            .spawn(&["iperf3", "-s", "-1", "-B", &dst.to_string()])
-            .expect("iperf3 server");
-        std::thread::sleep(Duration::from_millis(300));
-        let out = client
-            .exec_timeout(
-                &[
-                    "iperf3",
-                    "-c",
-                    &dst.to_string(),
-                    "-B",
-                    &src.to_string(),
-                    "-t",
-                    &t,
-                    "-J",
-                ],
-                Duration::from_secs(u64::from(secs) + 20),
-            )
-            .expect("iperf3 client");
-        let bps = serde_json::from_str::<Value>(&out.stdout)
-            .ok()
-            .and_then(|v| v["end"]["sum_received"]["bits_per_second"].as_f64());
-        match bps {
-            Some(b) if out.success() => return b,
-            _ => last = format!("{}{}", out.stdout, out.stderr),
-        }
-    }
-    panic!("iperf3 {src} -> {dst} failed: {last}");
-}
-
 fn interop(name: &str, suite: Suite, initiator: Initiator) {
     let Some(lab) = Lab::new(name) else { return };
     ensure_packages(&["iperf3"]).expect("iperf3");
@@ -223,7 +155,7 @@ fn interop(name: &str, suite: Suite, initiator: Initiator) {
         &dir.path().join("iked.sock"),
         &dir.path().join("iked.log"),
     );
-    let logs = Logs(&d);
+    let logs = Logs(vec![&d]);
     let log = d.log_text();
     assert!(
         log.contains("(dataplane = \"auto\": this") && log.contains("userspace ESP over a TUN"),
