@@ -43,6 +43,12 @@ pub enum Command {
     /// tunnel, `iked status` and `iked sas`; everything is removed afterwards (also on
     /// Ctrl-C). Needs root.
     Demo,
+    /// Print a commented starting configuration (with fresh random secrets) for a common
+    /// setup: site-to-site, road warriors, L2TP/IPsec, mobile units.
+    Template(crate::template::TemplateArgs),
+    /// Write what a user imports or types on a device to reach this server: an Apple
+    /// .mobileconfig, a Windows PowerShell script, or the fields of Android's VPN screen.
+    Profile(crate::export::ProfileArgs),
 }
 
 /// `iked run`.

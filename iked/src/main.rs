@@ -4,6 +4,8 @@
 //!   ([`kernel`]), the IKE engine behind [`driver`], the control socket ([`control`]).
 //! - `iked check-config -c FILE`: every error with file, line, object and key.
 //! - `iked demo`: two namespaces, two daemons, a tunnel, a ping ([`demo`]).
+//! - `iked template NAME`: a starting configuration ([`template`]).
+//! - `iked profile --user NAME`: a client profile for a device ([`export`]).
 //! - `iked status|sas|policies|stats|up|down|kill-connections|flush`: clients of the control
 //!   socket, with a table or `--json`.
 
@@ -13,10 +15,12 @@ mod control;
 mod daemon;
 mod demo;
 mod driver;
+mod export;
 mod kernel;
 mod logging;
 mod notify;
 mod table;
+mod template;
 mod udp;
 mod userspace;
 
@@ -33,6 +37,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => daemon::run(args),
         Command::Demo => demo::run(),
+        Command::Template(args) => template::run(&args),
+        Command::Profile(args) => export::run(&args),
         Command::CheckConfig(args) => check_config(&args.config),
         Command::Status(c) => client(&c, Request::Status),
         Command::Sas(c) => client(&c, Request::Sas),
