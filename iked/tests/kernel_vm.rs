@@ -26,6 +26,8 @@ mod common;
 mod flush;
 #[path = "kernel_vm/ipv6.rs"]
 mod ipv6;
+#[path = "kernel_vm/l2tp.rs"]
+mod l2tp;
 #[path = "kernel_vm/nat_t.rs"]
 mod nat_t;
 #[path = "kernel_vm/rekey.rs"]

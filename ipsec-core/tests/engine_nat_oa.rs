@@ -29,9 +29,9 @@ fn through_nat(seed: u64, tunnel: bool) -> Sim {
     };
     let mut b = s.side_text(false);
     if !tunnel {
-        // In transport mode A proposes its own (private) address as its selector, which no
-        // static policy at B can name (its sa-dst-address is the NAT's): B generates one from
-        // a template, as an L2TP/IPsec server does.
+        // In transport mode A proposes its own (private) address as its selector; B takes
+        // the NAT's address instead (what A's packets carry) and generates the policy from a
+        // template, as an L2TP/IPsec server does.
         let cut = b.find("[[policy]]").unwrap();
         b.truncate(cut);
         b = b.replace(
@@ -40,7 +40,7 @@ fn through_nat(seed: u64, tunnel: bool) -> Sim {
         );
         b.push_str(&format!(
             "[[policy]]\ntemplate = true\nsrc-address = \"{B}/32\"\n\
-             dst-address = \"198.18.0.0/15\"\ntunnel = false\nproposal = \"p\"\n"
+             dst-address = \"203.0.113.0/24\"\ntunnel = false\nproposal = \"p\"\n"
         ));
     }
     let b = Config::from_toml_str(&b, "b.toml").unwrap_or_else(|e| panic!("{e:?}\n{b}"));
@@ -83,6 +83,10 @@ fn transport_through_nat_reports_both_original_addresses() {
         assert!(sa.dst == ip(PUBLIC) || sa.src == ip(PUBLIC));
         let oa = sa.nat_oa.expect("B got A's NAT-OA");
         assert_eq!((oa.remote, oa.local), (ip(A), ip(B)), "{sa:?}");
+        // A proposed its private address; its packets arrive with the NAT's, so B's SA
+        // and policy carry that one (the ID payloads stay as A sent them).
+        let public = ipsec_core::engine::TsAddr::Prefix(format!("{PUBLIC}/32").parse().unwrap());
+        assert_eq!(sa.selector.remote, public, "{sa:?}");
     }
     assert_eq!(sim.nodes[0].installed.len(), 2);
     assert_eq!(sim.nodes[1].installed.len(), 2);

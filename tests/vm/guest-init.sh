@@ -10,7 +10,7 @@ echo /sbin/modprobe > /proc/sys/kernel/modprobe
 # 9p first; then what ESP needs before the first SA (drbg/seqiv/echainiv for the IV
 # generators, the AEAD and authenc templates); the rest loads on demand.
 for m in virtio_pci 9pnet_virtio 9p xfrm_user esp4 esp6 veth drbg jitterentropy_rng seqiv \
-         echainiv authenc gcm ghash_generic aesni_intel; do
+         echainiv authenc gcm ghash_generic aesni_intel ppp_generic ppp_synctty ppp_async l2tp_ppp; do
   modprobe "$m" 2>/dev/null || true
 done
 ip link set lo up 2>/dev/null || busybox ip link set lo up

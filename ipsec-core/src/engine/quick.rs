@@ -500,6 +500,12 @@ impl Engine {
                 return QmOutcome::Nothing;
             }
         };
+        let mut first = first;
+        if let (Some(n), false) = (e.sa.nat, first.wants_tunnel) {
+            first.selector = first.selector.map(|s| {
+                behind_nat_transport(s, (n.local_behind, n.remote_behind), sa_local, sa_remote)
+            });
+        }
         let config = Arc::clone(&self.config);
         let peer_name = e.sa.peer_name.clone();
         let nat_t = e.sa.nat.is_some();
@@ -901,6 +907,37 @@ enum QmOutcome {
     Nothing,
     Installed(Box<quick_mode::Negotiated>, ChildRequest, bool),
     Failed(ChildRequest, Reject),
+}
+
+/// A transport-mode selector seen through a NAT. The peer names its own (private) address
+/// in its ID payload, but its packets reach us with the NAT's address, the one its ISAKMP SA
+/// runs on; the SA and its policy must carry that one or no decapsulated packet would match
+/// (RFC 3947 §5.2 leaves the ID as sent: NAT-OA carries the private address for checksums).
+/// Likewise our own address when a NAT rewrites it. strongSwan's IKEv1 responder does the
+/// same. Only single-host selectors are replaced; the ID payloads we echo stay as received.
+pub(super) fn behind_nat_transport(
+    mut selector: TrafficSelector,
+    (local_behind, remote_behind): (bool, bool),
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> TrafficSelector {
+    let swap = |ts: &mut TsAddr, ip: std::net::IpAddr| {
+        let ip = ip.to_canonical();
+        if let TsAddr::Prefix(p) = ts
+            && p.is_host()
+            && p.addr() != ip
+            && p.addr().is_ipv4() == ip.is_ipv4()
+        {
+            *ts = TsAddr::Prefix(crate::config::IpPrefix::host(ip));
+        }
+    };
+    if remote_behind {
+        swap(&mut selector.remote, remote.ip());
+    }
+    if local_behind {
+        swap(&mut selector.local, local.ip());
+    }
+    selector
 }
 
 /// The responder's choice of policy for a proposed selector: the first installed `encrypt`
