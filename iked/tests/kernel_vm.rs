@@ -14,7 +14,8 @@
 //! (namespaces, NAT, strongSwan): transport mode, NAT-T through a masquerading NAT, strongSwan
 //! with kernel ESP both ways, rekey under a continuous ping, cleanup after a crash, RSA
 //! signatures, IKE and ESP over IPv6 (IPv6 and IPv4 inside), SIGHUP reloads under a continuous
-//! ping, auto-start and `iked flush`. One VM runs them all, one after the other. To run one of them alone in the VM:
+//! ping, auto-start and `iked flush`, L2TP/IPsec with xl2tpd and pppd (one client on each
+//! dataplane, two behind one NAT on the userspace one). One VM runs them all, one after the other. To run one of them alone in the VM:
 //!
 //! ```text
 //! tests/vm/run.sh target/debug/deps/kernel_vm-HASH guest_nat_traversal --ignored --nocapture
@@ -66,7 +67,7 @@ fn skip_or_fail(why: &str) {
 
 /// How many `guest_` tests run in the VM (all of them but [`FINDINGS`]): the host side checks
 /// that each one ran and passed.
-const GUEST_TESTS: usize = 13;
+const GUEST_TESTS: usize = 16;
 
 /// Guest tests that show a bug not fixed yet (`docs/vm-findings.md`): every guest test is
 /// `#[ignore]`d (they run only in the VM, with `--ignored`), so these are left out of the VM
@@ -94,6 +95,11 @@ fn site_to_site_in_vm() {
     // The guest sees the host's root read-only: strongSwan must be installed here, first.
     if let Err(e) = ipsec_tests::lab::ensure_packages(ipsec_tests::lab::CHARON_PACKAGES) {
         skip_or_fail(&format!("strongSwan packages: {e}"));
+        return;
+    }
+    // The L2TP/IPsec scenarios run xl2tpd and pppd.
+    if let Err(e) = ipsec_tests::lab::ensure_packages(&["xl2tpd", "ppp"]) {
+        skip_or_fail(&format!("xl2tpd and ppp: {e}"));
         return;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vm/run.sh");

@@ -63,6 +63,9 @@ pub struct InSa {
     pub nat_oa: Option<(IpAddr, IpAddr)>,
     /// The traffic it may carry, outbound view (reversed for the check); `None`: any.
     pub selector: Option<Selector>,
+    /// Transport mode through a NAT: the address local programs know the peer by
+    /// ([`super::alias`]), the source of its decapsulated packets instead of the NAT's.
+    pub alias: Option<IpAddr>,
     /// Published counters.
     pub counters: Arc<SaCounters>,
 }
@@ -316,6 +319,7 @@ impl Worker {
         let packet: &[u8] = if sa.tunnel {
             &self.plain
         } else {
+            let src = sa.alias.unwrap_or(src);
             if !rebuild(src, dst, d.next_header, &self.plain, &mut self.rebuilt) {
                 return self.totals.count(DropReason::InMalformed);
             }

@@ -27,6 +27,7 @@
 //! selector is not dropped (the kernel path's `in` policy does that); IPv6 outer addresses
 //! are wired (raw IPv6 socket, IPv6 rule and routes) but not yet covered by a test.
 
+mod alias;
 pub mod counters;
 mod dataplane;
 pub mod esp_glue;
@@ -81,6 +82,8 @@ pub enum DpEvent {
 struct SaMeta {
     sa: SaInstall,
     entry: Option<EntryId>,
+    /// The NAT mapping (public address, port) whose alias it holds.
+    alias_of: Option<(IpAddr, u16)>,
     counters: Arc<SaCounters>,
     added: u64,
 }
@@ -104,6 +107,8 @@ pub struct Userspace {
     sas: BTreeMap<u32, SaMeta>,
     /// Mode-config client: virtual address and split-include networks, by peer name.
     virtual_ips: BTreeMap<String, (IpAddr, Vec<Prefix>)>,
+    /// Transport-mode clients behind NATs, by the local address each appears under.
+    aliases: alias::NatAliases,
 }
 
 impl std::fmt::Debug for Userspace {
@@ -207,6 +212,7 @@ impl Userspace {
             next_generated: 1,
             sas: BTreeMap::new(),
             virtual_ips: BTreeMap::new(),
+            aliases: alias::NatAliases::default(),
         })
     }
 
@@ -224,6 +230,8 @@ impl Userspace {
 
     /// Makes the SPD and routes those of `config` (plus generated policies).
     pub async fn apply_policies(&mut self, config: &Snapshot) -> (PolicyChanges, Vec<String>) {
+        self.aliases
+            .set_prefix(config.daemon().transport_nat_aliases);
         let generated: Vec<Entry> = self.generated.values().map(|(_, e, _)| e.clone()).collect();
         let (spd, mut problems) = Spd::build(config, &generated);
         let mut c = PolicyChanges::default();
@@ -413,6 +421,8 @@ impl Userspace {
 
     /// Hands one direction of an SA to its worker.
     pub async fn install_sa(&mut self, sa: &SaInstall) -> Result<(), String> {
+        let (sa, alias_of, alias) = self.with_alias(sa);
+        let sa = &sa;
         let entry = self.entry_for(sa).await?;
         let counters = Arc::new(SaCounters::default());
         if sa.inbound {
@@ -429,6 +439,7 @@ impl Userspace {
                 encap: sa.encap.is_some(),
                 nat_oa: sa.nat_oa.filter(|_| !sa.tunnel && sa.encap.is_some()),
                 selector,
+                alias,
                 counters: Arc::clone(&counters),
             })));
         } else {
@@ -443,6 +454,7 @@ impl Userspace {
                 src: sa.src,
                 dst: sa.dst,
                 encap: sa.encap,
+                alias,
                 counters: Arc::clone(&counters),
             })));
         }
@@ -451,13 +463,44 @@ impl Userspace {
             SaMeta {
                 sa: sa.clone(),
                 entry,
+                alias_of,
                 counters,
                 added: unix_now(),
             },
         ) {
             self.release(old.entry).await;
+            self.release_alias(old.alias_of);
         }
         Ok(())
+    }
+
+    /// A transport-mode SA through a NAT with `transport-nat-aliases` set: the client's alias
+    /// ([`alias`]) replaces the NAT's address as the peer's side of its selector. Returns the
+    /// SA as the dataplane serves it, the NAT mapping the alias belongs to, and the alias.
+    fn with_alias(&mut self, sa: &SaInstall) -> (SaInstall, Option<(IpAddr, u16)>, Option<IpAddr>) {
+        let mut sa = sa.clone();
+        let peer = if sa.inbound { sa.src } else { sa.dst };
+        let Some((_, port)) = sa.encap.filter(|_| !sa.tunnel) else {
+            return (sa, None, None);
+        };
+        let Some(alias) = self.aliases.acquire(peer, port) else {
+            return (sa, None, None);
+        };
+        let host = |a: IpAddr| Prefix::new(a, if a.is_ipv4() { 32 } else { 128 }).ok();
+        if let Some(sel) = sa.selector.as_mut()
+            && host(peer) == Some(sel.remote)
+            && let Some(h) = host(alias)
+        {
+            sel.remote = h;
+        }
+        tracing::debug!("SA 0x{:08x}: peer {peer}:{port} appears as {alias}", sa.spi);
+        (sa, Some((peer, port)), Some(alias))
+    }
+
+    fn release_alias(&mut self, of: Option<(IpAddr, u16)>) {
+        if let Some((public, port)) = of {
+            self.aliases.release(public, port);
+        }
     }
 
     /// Removes one direction of an SA; whether it was there.
@@ -491,6 +534,7 @@ impl Userspace {
             self.send_out(OutCmd::Del(d.spi));
         }
         self.release(meta.entry).await;
+        self.release_alias(meta.alias_of);
         Ok(true)
     }
 

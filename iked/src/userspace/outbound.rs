@@ -23,7 +23,7 @@ use tun_rs::SyncDevice;
 
 use super::counters::{DropReason, SaCounters, Totals};
 use super::esp_glue::{Expiry, Outbound};
-use super::packet::flow;
+use super::packet::{flow, retarget};
 use super::spd::{Action, EntryId, Spd};
 use super::{DpEvent, WAKE};
 use crate::udp::IkeSocket;
@@ -49,6 +49,9 @@ pub struct OutSa {
     pub dst: IpAddr,
     /// ESP-in-UDP (our port, the peer's port).
     pub encap: Option<(u16, u16)>,
+    /// Transport mode through a NAT: the address local programs know the peer by
+    /// ([`super::alias`]); packets to it go to `dst` instead.
+    pub alias: Option<IpAddr>,
     /// Published counters.
     pub counters: Arc<SaCounters>,
 }
@@ -95,6 +98,8 @@ pub struct Worker {
     sas: HashMap<u32, OutSa>,
     current: HashMap<EntryId, u32>,
     last_acquire: HashMap<EntryId, Instant>,
+    /// A packet to an alias, retargeted at the NAT's address before encapsulation.
+    retargeted: Vec<u8>,
 }
 
 impl Worker {
@@ -116,6 +121,7 @@ impl Worker {
             sas: HashMap::new(),
             current: HashMap::new(),
             last_acquire: HashMap::new(),
+            retargeted: Vec::with_capacity(65_536),
         }
     }
 
@@ -244,6 +250,19 @@ impl Worker {
         };
         let Some(dest) = destination(&self.sockets, sa.src, sa.dst, sa.encap) else {
             return self.totals.count(DropReason::OutNoSocket);
+        };
+        let pkt = match sa.alias {
+            Some(alias) => {
+                // RFC 1624 incremental update: the checksum now covers the NAT's address, as
+                // if the local program had sent there; the peer fixes it with our NAT-OA.
+                self.retargeted.clear();
+                self.retargeted.extend_from_slice(pkt);
+                if !retarget(&mut self.retargeted, alias, sa.dst) {
+                    return self.totals.count(DropReason::OutMalformed);
+                }
+                &self.retargeted[..]
+            }
+            None => pkt,
         };
         match sa.esp.encapsulate(pkt, batch.next()) {
             Ok(r) => {

@@ -226,9 +226,10 @@ pub fn adjust_transport_checksum(packet: &mut [u8], orig_src: IpAddr, orig_dst: 
         return;
     }
     // HC' = ~(~HC + ~m + m'): ~m is the sum of the complemented old address words.
-    let complemented: Vec<u8> = old.iter().map(|b| !b).collect();
     let mut sum = ones_sum(&(!hc).to_be_bytes(), 0);
-    sum = ones_sum(&complemented, sum);
+    for w in old.chunks(2) {
+        sum += u64::from(!u16::from_be_bytes([w[0], w[1]]));
+    }
     sum = ones_sum(&packet[addrs], sum);
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
@@ -238,6 +239,38 @@ pub fn adjust_transport_checksum(packet: &mut [u8], orig_src: IpAddr, orig_dst: 
         c = 0xffff; // RFC 768: a computed zero is sent as all ones.
     }
     packet[field].copy_from_slice(&c.to_be_bytes());
+}
+
+/// Points a packet that local software sent to `from` at `to` instead: the destination in
+/// its header (and the IPv4 header checksum), and its TCP or UDP checksum moved with it
+/// (RFC 1624), as a NAT would. `false` (packet untouched) if it is not addressed to `from`,
+/// `to` is of the other family, or it has IPv4 options. A non-first fragment has no TCP/UDP
+/// header to fix.
+pub fn retarget(packet: &mut [u8], from: IpAddr, to: IpAddr) -> bool {
+    let Some(f) = flow(packet) else {
+        return false;
+    };
+    if f.dst != from {
+        return false;
+    }
+    let first_fragment = match (packet[0] >> 4, to) {
+        (4, IpAddr::V4(t)) if packet[0] & 0x0f == 5 => {
+            packet[16..20].copy_from_slice(&t.octets());
+            packet[10..12].copy_from_slice(&[0, 0]);
+            let c = checksum(&packet[..20]);
+            packet[10..12].copy_from_slice(&c.to_be_bytes());
+            u16::from_be_bytes([packet[6], packet[7]]) & 0x1fff == 0
+        }
+        (6, IpAddr::V6(t)) => {
+            packet[24..40].copy_from_slice(&t.octets());
+            true
+        }
+        _ => return false,
+    };
+    if first_fragment {
+        adjust_transport_checksum(packet, f.src, from);
+    }
+    true
 }
 
 /// Adds `data` as big-endian 16-bit words (odd length padded with zero) to `sum`.
@@ -324,6 +357,36 @@ mod tests {
         ));
         fix_transport_checksum(&mut none);
         assert_eq!(none[26..28], [0, 0]);
+    }
+
+    /// A packet sent to an alias leaves for the NAT's address with checksums that verify.
+    #[test]
+    fn retarget_moves_destination_and_checksums() {
+        let (me, alias, public): (IpAddr, IpAddr, IpAddr) = (
+            "198.18.0.2".parse().unwrap(),
+            "100.127.0.1".parse().unwrap(),
+            "198.18.0.254".parse().unwrap(),
+        );
+        let udp = [6u8, 0xa5, 6, 0xa5, 0, 12, 0x12, 0x34, 1, 2, 3, 4];
+        let mut p = Vec::new();
+        assert!(rebuild(me, alias, 17, &udp, &mut p));
+        fix_transport_checksum(&mut p);
+        let verifies = |p: &[u8]| {
+            let mut v = p[12..20].to_vec();
+            v.extend_from_slice(&[0, 17, 0, 12]);
+            v.extend_from_slice(&p[20..]);
+            checksum(&v) == 0 && checksum(&p[..20]) == 0
+        };
+        assert!(verifies(&p));
+        assert!(
+            !retarget(&mut p.clone(), public, alias),
+            "not addressed there"
+        );
+        assert!(retarget(&mut p, alias, public));
+        assert_eq!(flow(&p).unwrap().dst, public);
+        assert!(verifies(&p));
+        assert!(!retarget(&mut p, public, "2001:db8::1".parse().unwrap()));
+        assert!(!retarget(&mut [0x45, 0, 0], alias, public), "truncated");
     }
 
     /// With the NAT-OA, the fix is incremental: a good checksum verifies after it, a bad one

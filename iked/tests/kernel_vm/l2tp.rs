@@ -36,6 +36,7 @@ fn iked_conf(dataplane: &str) -> String {
         r#"[daemon]
 listen = ["198.18.0.2"]
 dataplane = "{dataplane}"
+{aliases}
 
 [[peer]]
 name = "l2tp"
@@ -64,7 +65,12 @@ proposal = "l2tp"
 
 [[policy-group]]
 name = "l2tp"
-"#
+"#,
+        aliases = if dataplane == "userspace" {
+            "transport-nat-aliases = \"100.127.0.0/24\""
+        } else {
+            ""
+        }
     )
 }
 
@@ -305,6 +311,14 @@ fn l2tp_behind_nat(name: &str, dataplane: &str, clients: usize) {
             show_logs(&format!("client {}: ping over PPP", k + 1))
         );
     }
+    if dataplane == "userspace" {
+        // xl2tpd saw each client under its own alias, not the NAT's address.
+        let log = lns.output();
+        for k in 1..=clients {
+            let alias = format!("Connection established to 100.127.0.{k}, 1701");
+            assert!(log.contains(&alias), "{}", show_logs(&alias));
+        }
+    }
     let addrs: std::collections::BTreeSet<_> = up.iter().map(|c| c.ppp).collect();
     assert_eq!(addrs.len(), clients, "each client its own PPP address");
 
@@ -331,11 +345,24 @@ fn guest_l2tp_one_client() {
     l2tp_behind_nat("l2tp1", "kernel", 1);
 }
 
+/// Two clients behind one NAT, both from UDP 1701: the userspace dataplane shows each to
+/// xl2tpd under its own address (`transport-nat-aliases`). (With kernel XFRM the second
+/// client's SA takes the first one's replies: XFRM finds SAs by address, and both clients
+/// have the NAT's.)
 #[test]
 #[ignore = "runs inside the kernel VM (started by site_to_site_in_vm)"]
-fn guest_l2tp_two_clients_kernel() {
+fn guest_l2tp_two_clients_behind_one_nat() {
     if !super::support::in_guest() {
         return;
     }
-    l2tp_behind_nat("l2tp2k", "kernel", 2);
+    l2tp_behind_nat("l2tp2", "userspace", 2);
+}
+
+#[test]
+#[ignore = "runs inside the kernel VM (started by site_to_site_in_vm)"]
+fn guest_l2tp_userspace() {
+    if !super::support::in_guest() {
+        return;
+    }
+    l2tp_behind_nat("l2tp1u", "userspace", 1);
 }

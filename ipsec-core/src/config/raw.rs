@@ -527,6 +527,12 @@ pub struct Daemon {
     /// uses), 576 to 65535.
     #[serde(default = "default_fragment_size")]
     pub fragment_size: u32,
+    /// Not in the manual: on the userspace dataplane, each transport-mode client behind a
+    /// NAT is shown to local programs under its own address from this prefix instead of
+    /// the NAT's, so that several clients behind one NAT can use the same ports
+    /// (L2TP/IPsec: all of them send from UDP 1701). Unset: the NAT's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport_nat_aliases: Option<IpPrefix>,
 }
 
 impl Default for Daemon {
@@ -540,6 +546,7 @@ impl Default for Daemon {
             log_level: default_log_level(),
             replay_window: default_replay_window(),
             fragment_size: default_fragment_size(),
+            transport_nat_aliases: None,
         }
     }
 }

@@ -609,4 +609,7 @@ pub struct Daemon {
     pub replay_window: u32,
     /// IKE messages longer than this go in fragments (bytes).
     pub fragment_size: usize,
+    /// Userspace dataplane: the addresses under which transport-mode clients behind a NAT
+    /// appear locally, one each (see `raw::Daemon::transport_nat_aliases`).
+    pub transport_nat_aliases: Option<IpPrefix>,
 }

@@ -1332,7 +1332,29 @@ fn daemon(ctx: &mut Ctx<'_>, d: &raw::Daemon) -> Daemon {
             format!("expected 576..65535 bytes, got {}", d.fragment_size),
         );
     }
+    if let Some(p) = d.transport_nat_aliases {
+        if d.dataplane == super::value::Dataplane::Kernel {
+            ctx.warn(
+                &obj,
+                "transport-nat-aliases",
+                "only the userspace dataplane uses it: with kernel XFRM only one transport-mode \
+                 client per NAT can use a given port",
+            );
+        }
+        if p.addr().is_ipv4() && p.prefix_len() > 30 || p.addr().is_ipv6() && p.prefix_len() > 126 {
+            ctx.error(
+                &obj,
+                "transport-nat-aliases",
+                ErrorKind::InvalidValue,
+                format!(
+                    "expected a prefix with room for clients, got /{}",
+                    p.prefix_len()
+                ),
+            );
+        }
+    }
     Daemon {
+        transport_nat_aliases: d.transport_nat_aliases,
         listen: d.listen.iter().map(|a| a.0).collect(),
         port: d.port,
         nat_t_port: d.nat_t_port,
