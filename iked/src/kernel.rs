@@ -637,6 +637,7 @@ impl Kernel {
                 .and_then(|m| m.peer.clone())
                 .or_else(|| engine.and_then(|e| e.peer)),
             policy: meta.and_then(|m| m.policy).map(|i| i + 1),
+            alias: None,
         }
     }
 

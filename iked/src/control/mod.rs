@@ -223,6 +223,10 @@ pub struct SaRow {
     pub peer: Option<String>,
     /// The `[[policy]]` it serves (`#n`, from 1), when known.
     pub policy: Option<usize>,
+    /// Userspace dataplane, transport mode behind a NAT: the local address the peer appears
+    /// under (`[daemon] transport-nat-aliases`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
 }
 
 /// One installed policy (the manual's `/ip ipsec policy print stats`).

@@ -62,6 +62,7 @@ impl Userspace {
                     hard_bytes: sa.lifetime.hard_bytes,
                     peer: sa.peer.clone().or_else(|| engine.and_then(|e| e.peer)),
                     policy: sa.policy.map(|i| i + 1),
+                    alias: m.alias.map(|a| a.to_string()),
                 }
             })
             .collect();

@@ -84,6 +84,8 @@ struct SaMeta {
     entry: Option<EntryId>,
     /// The NAT mapping (public address, port) whose alias it holds.
     alias_of: Option<(IpAddr, u16)>,
+    /// That alias.
+    alias: Option<IpAddr>,
     counters: Arc<SaCounters>,
     added: u64,
 }
@@ -464,6 +466,7 @@ impl Userspace {
                 sa: sa.clone(),
                 entry,
                 alias_of,
+                alias,
                 counters,
                 added: unix_now(),
             },

@@ -328,6 +328,12 @@ fn l2tp_behind_nat(name: &str, dataplane: &str, clients: usize) {
         assert_eq!(s["mode"], "transport", "{s}");
         assert!(s["encap"].is_string(), "ESP in UDP through the NAT: {s}");
         assert!(s["current-bytes"].as_u64().unwrap() > 0, "{s}");
+        if dataplane == "userspace" {
+            let alias = s["alias"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no alias: {s}"));
+            assert!(alias.starts_with("100.127.0."), "{s}");
+        }
     }
     for mut c in up {
         c.lac.stop();
