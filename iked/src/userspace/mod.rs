@@ -24,8 +24,12 @@
 //! Limits (refused with a clear error where they matter): ESP only (AH policies are refused
 //! like policies the kernel refuses); IPv6 transport
 //! mode only without extension headers; plaintext that arrives for an `encrypt` policy's
-//! selector is not dropped (the kernel path's `in` policy does that); IPv6 outer addresses
-//! are wired (raw IPv6 socket, IPv6 rule and routes) but not yet covered by a test.
+//! selector is not dropped (the kernel path's `in` policy does that). IPv6 outer addresses
+//! (raw IPv6 socket, IPv6 rule and routes): `guest_ipv6_userspace` in the kernel VM tests.
+//!
+//! Transport mode through a NAT with `[daemon] transport-nat-aliases`: each client behind a
+//! NAT appears locally under its own address ([`alias`]), so that several of them can use
+//! the same ports (L2TP/IPsec).
 
 mod alias;
 pub mod counters;

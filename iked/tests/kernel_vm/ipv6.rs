@@ -47,9 +47,9 @@ fn ipv6_hosts(net: &TwoHosts) {
     );
 }
 
-/// Both sides hold one mature pair between the IPv6 outer addresses, in iked's view and in
-/// the kernel's.
-fn check_sas(da: &Daemon, db: &Daemon, net: &TwoHosts) {
+/// Both sides hold one mature pair between the IPv6 outer addresses, in iked's view and (on
+/// the kernel dataplane) in the kernel's.
+fn check_sas(da: &Daemon, db: &Daemon, net: &TwoHosts, kernel: bool) {
     for (d, ns, name, me, peer) in [
         (da, &net.a, "a", A_OUTER, B_OUTER),
         (db, &net.b, "b", B_OUTER, A_OUTER),
@@ -66,6 +66,9 @@ fn check_sas(da: &Daemon, db: &Daemon, net: &TwoHosts) {
             };
             assert_eq!(s["src-address"], src.to_string(), "{name}: {s}");
             assert_eq!(s["dst-address"], dst.to_string(), "{name}: {s}");
+        }
+        if !kernel {
+            continue;
         }
         let kernel = xfrm_state(ns);
         eprintln!("{name}: ip xfrm state:\n{kernel}");
@@ -88,9 +91,15 @@ fn start_pair(
     dir: &std::path::Path,
     a: PolicySpec,
     b: PolicySpec,
+    dataplane: &str,
 ) -> (Daemon, Daemon) {
-    let da = start_iked(&net.a, dir, "a", &Conf::new(A_OUTER, "b", B_OUTER, a));
-    let db = start_iked(&net.b, dir, "b", &Conf::new(B_OUTER, "a", A_OUTER, b));
+    let conf = |me, peer_name, peer, policy| {
+        let mut c = Conf::new(me, peer_name, peer, policy);
+        c.daemon = format!("dataplane = \"{dataplane}\"");
+        c
+    };
+    let da = start_iked(&net.a, dir, "a", &conf(A_OUTER, "b", B_OUTER, a));
+    let db = start_iked(&net.b, dir, "b", &conf(B_OUTER, "a", A_OUTER, b));
     (da, db)
 }
 
@@ -105,7 +114,22 @@ fn guest_ipv6_site_to_site() {
     if !super::support::in_guest() {
         return;
     }
-    let lab = lab("ipv6");
+    ipv6_site_to_site("ipv6", "kernel");
+}
+
+/// The same on iked's own ESP: raw IPv6 ESP sockets, the IPv6 rule and routes into the TUN.
+#[test]
+#[ignore = "runs inside the kernel VM (started by site_to_site_in_vm)"]
+fn guest_ipv6_userspace() {
+    if !super::support::in_guest() {
+        return;
+    }
+    ipv6_site_to_site("ipv6u", "userspace");
+}
+
+fn ipv6_site_to_site(name: &str, dataplane: &str) {
+    let kernel = dataplane == "kernel";
+    let lab = lab(name);
     let net = lab.two_hosts().unwrap();
     ipv6_hosts(&net);
     let dir = tempfile::tempdir().unwrap();
@@ -119,19 +143,22 @@ fn guest_ipv6_site_to_site() {
         dir.path(),
         policy(A_NET, B_NET, A_OUTER, B_OUTER),
         policy(B_NET, A_NET, B_OUTER, A_OUTER),
+        dataplane,
     );
     let _logs = LogsOnPanic::of(&[&da, &db]);
     let status = da.json(&["status"]);
-    eprintln!("ipv6: a listens on {}", status["listening"]);
+    eprintln!("{name}: a listens on {}", status["listening"]);
 
     let took = ping6_until(&net.a, A_INNER, B_INNER, Duration::from_secs(60));
-    eprintln!("ipv6: first ping6 answered after {took:.1?}");
-    check_sas(&da, &db, &net);
-    let pols = net.a.ip(&["-6", "xfrm", "policy"]).unwrap();
-    assert!(
-        pols.contains(&format!("src {A_NET} dst {B_NET}")),
-        "a: IPv6 policies:\n{pols}"
-    );
+    eprintln!("{name}: first ping6 answered after {took:.1?}");
+    check_sas(&da, &db, &net, kernel);
+    if kernel {
+        let pols = net.a.ip(&["-6", "xfrm", "policy"]).unwrap();
+        assert!(
+            pols.contains(&format!("src {A_NET} dst {B_NET}")),
+            "a: IPv6 policies:\n{pols}"
+        );
+    }
 
     let before = out_bytes(&da);
     for _ in 0..3 {
@@ -139,7 +166,7 @@ fn guest_ipv6_site_to_site() {
     }
     let after = out_bytes(&da);
     assert!(after > before, "counters did not rise: {before} -> {after}");
-    eprintln!("ipv6: a's outbound bytes {before} -> {after}");
+    eprintln!("{name}: a's outbound bytes {before} -> {after}");
 
     stop_both(da, db, &net.a, &net.b);
 }
@@ -165,12 +192,13 @@ fn guest_ipv4_in_ipv6_tunnel() {
         dir.path(),
         PolicySpec::tunnel(a_inner, b_inner, A_OUTER, B_OUTER),
         PolicySpec::tunnel(b_inner, a_inner, B_OUTER, A_OUTER),
+        "kernel",
     );
     let _logs = LogsOnPanic::of(&[&da, &db]);
 
     let took = ping_until(&net.a, a_inner, b_inner, Duration::from_secs(60));
     eprintln!("v4in6: first ping answered after {took:.1?}");
-    check_sas(&da, &db, &net);
+    check_sas(&da, &db, &net, true);
 
     let before = out_bytes(&da);
     for _ in 0..3 {

@@ -100,6 +100,8 @@ pub struct Conf {
     pub policies: Vec<PolicySpec>,
     /// Further tables at the end of the file (other `[[peer]]`s and their `[[policy]]`s).
     pub extra: String,
+    /// Further `[daemon]` lines (`dataplane = "userspace"`, ...).
+    pub daemon: String,
 }
 
 impl Conf {
@@ -118,6 +120,7 @@ impl Conf {
             proposal: "enc-algorithms = [\"aes-128-gcm\"]".into(),
             policies: vec![policy],
             extra: String::new(),
+            daemon: String::new(),
         }
     }
 
@@ -127,6 +130,7 @@ impl Conf {
         format!(
             r#"[daemon]
 listen = ["{listen}"]
+{daemon}
 
 [[peer]]
 name = "{name}"
@@ -149,6 +153,7 @@ name = "p"
             proposal = self.proposal,
             policies = policies.join("\n"),
             extra = self.extra,
+            daemon = self.daemon,
         )
     }
 }
