@@ -138,6 +138,9 @@ pub struct Kernel {
     next_reqid: u32,
     sas: HashMap<(IpAddr, u32), SaMeta>,
     generated: HashMap<GenKey, Generated>,
+    /// Only `in` and `fwd` policies (the userspace dataplane: the kernel drops cleartext
+    /// that should have come encrypted, iked's own ESP does the rest).
+    inbound_only: bool,
 }
 
 fn unspecified(like: IpAddr) -> IpAddr {
@@ -183,7 +186,15 @@ impl Kernel {
             next_reqid: 1,
             sas: HashMap::new(),
             generated: HashMap::new(),
+            inbound_only: false,
         })
+    }
+
+    /// From now on [`Kernel::apply_policies`] installs only the `in` and `fwd` policies of
+    /// the configuration, IPv4 ones only: what the userspace dataplane asks of a kernel
+    /// without ESP.
+    pub fn set_inbound_only(&mut self) {
+        self.inbound_only = true;
     }
 
     /// The XFRM client.
@@ -225,7 +236,13 @@ impl Kernel {
             live_keys.push(key);
             by_index.insert(p.index, reqid);
             match policy_configs(p, reqid, kernel_priority(p.priority, order)) {
-                Ok(v) => out.extend(v),
+                Ok(v) => out.extend(v.into_iter().filter(|(pc, _)| {
+                    // IPv6 policies stay out: `disable_policy` on the TUN does not spare
+                    // what it delivers locally from IPv6 `in` policies (Linux 6.1), so they
+                    // would drop our own decrypted packets.
+                    !self.inbound_only
+                        || (pc.dir != Direction::Out && pc.selector.src.addr().is_ipv4())
+                })),
                 Err(e) => problems.push(format!("policy #{}: {e}", p.index + 1)),
             }
         }

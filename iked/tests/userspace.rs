@@ -212,6 +212,69 @@ fn userspace_transport_cbc_sha1() {
     two_hosts("us-tra-cbc", Suite::CbcSha1, false);
 }
 
+/// RFC 4301 §5.2: cleartext that arrives for an encrypt policy's selector is dropped. Once
+/// the tunnel is up, `a` sends a ping with iked's socket mark (so it skips the TUN route)
+/// straight over the link, in clear, from its protected address to `b`'s: `b`'s kernel drops
+/// it at its `in` policy (XfrmInTmplMismatch), and the same ping through the tunnel passes.
+#[test]
+fn userspace_cleartext_for_an_encrypt_policy_is_dropped() {
+    let Some(lab) = Lab::new("us-clear") else {
+        return;
+    };
+    let h = lab.two_hosts().unwrap();
+    let (aa, ba) = (Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 0, 2));
+    let (ia, ib) = (
+        Ipv4Addr::new(198, 51, 100, 1),
+        Ipv4Addr::new(203, 0, 113, 1),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let db = start(
+        &h.b,
+        dir.path(),
+        "b",
+        &conf(ba, aa, (ib, ia, true), Suite::Gcm, ""),
+    );
+    let da = start(
+        &h.a,
+        dir.path(),
+        "a",
+        &conf(aa, ba, (ia, ib, true), Suite::Gcm, "auto-start = true"),
+    );
+    let logs = Logs(vec![&da, &db]);
+    h.a.ping_until(Some(ia), ib, Duration::from_secs(30))
+        .expect("ping through the tunnel");
+    // The way around the tunnel: the main table, for packets with iked's mark.
+    h.a.ip(&["route", "add", &format!("{ib}/32"), "via", &ba.to_string()])
+        .unwrap();
+    let mismatch = |ns: &Netns| -> u64 {
+        let stat = ns.run(&["cat", "/proc/net/xfrm_stat"]).unwrap();
+        stat.lines()
+            .find_map(|l| l.strip_prefix("XfrmInTmplMismatch"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no XfrmInTmplMismatch in:\n{stat}"))
+    };
+    let before = mismatch(&h.b);
+    let (src, dst) = (ia.to_string(), ib.to_string());
+    let clear =
+        h.a.exec(&[
+            "ping", "-n", "-c", "2", "-W", "1", "-m", "27497", "-I", &src, &dst,
+        ])
+        .unwrap();
+    assert!(!clear.success(), "cleartext answered: {}", clear.combined());
+    let after = mismatch(&h.b);
+    assert!(
+        after >= before + 2,
+        "b's XfrmInTmplMismatch {before} -> {after}"
+    );
+    assert!(
+        h.a.ping(Some(ia), ib).unwrap().success(),
+        "the tunnel still carries the same ping"
+    );
+    drop(logs);
+    stop(da, &h.a);
+    stop(db, &h.b);
+}
+
 fn nat_t(name: &str, suite: Suite) {
     let Some(lab) = Lab::new(name) else { return };
     ensure_packages(&["iperf3"]).expect("iperf3");

@@ -22,10 +22,16 @@
 //! stack made them: the peer fixes them with our NAT-OA.
 //!
 //! Limits (refused with a clear error where they matter): ESP only (AH policies are refused
-//! like policies the kernel refuses); IPv6 transport
-//! mode only without extension headers; plaintext that arrives for an `encrypt` policy's
-//! selector is not dropped (the kernel path's `in` policy does that). IPv6 outer addresses
-//! (raw IPv6 socket, IPv6 rule and routes): `guest_ipv6_userspace` in the kernel VM tests.
+//! like policies the kernel refuses); IPv6 transport mode only without extension headers.
+//!
+//! Plaintext that arrives for an `encrypt` policy's selector is dropped by the kernel (RFC
+//! 4301 §5.2): the configured policies' `in`/`fwd` halves are installed in XFRM
+//! (`Kernel::set_inbound_only`) and the TUN has `disable_policy`, so only what we decrypted
+//! passes them. Not yet for IPv6 selectors (Linux 6.1 applies IPv6 `in` policies to what a
+//! `disable_policy` device delivers locally) nor for policies generated for road warriors.
+//!
+//! IPv6 outer addresses (raw IPv6 socket, IPv6 rule and routes): `guest_ipv6_userspace` in
+//! the kernel VM tests.
 //!
 //! Transport mode through a NAT with `[daemon] transport-nat-aliases`: each client behind a
 //! NAT appears locally under its own address ([`alias`]), so that several of them can use
@@ -143,8 +149,11 @@ impl Userspace {
         ike: IkeSink,
         events: UnboundedSender<DpEvent>,
     ) -> Result<Self, String> {
+        let mut kernel = kernel;
+        kernel.set_inbound_only();
         let owner = *kernel.xfrm().owner();
         let tun = net::open_tun().map_err(|e| format!("TUN device {}: {e}", net::TUN_NAME))?;
+        net::tun_skips_kernel_policies().map_err(|e| format!("TUN device: {e}"))?;
         tun.set_nonblocking(true)
             .map_err(|e| format!("TUN device: non-blocking: {e}"))?;
         let tun = Arc::new(tun);
@@ -255,6 +264,15 @@ impl Userspace {
             .filter(|e| spd.get(e.id).is_none())
             .count();
         problems.extend(self.install_spd(spd).await);
+        // The kernel's `in`/`fwd` policies drop cleartext that arrives for an encrypt policy
+        // on another interface than the TUN (RFC 4301 §5.2); their problems are the same
+        // policies' as above, or the kernel's own.
+        let (_, kernel_problems) = self.kernel.apply_policies(config).await;
+        for p in kernel_problems {
+            if !problems.contains(&p) {
+                problems.push(format!("kernel in/fwd policies: {p}"));
+            }
+        }
         (c, problems)
     }
 

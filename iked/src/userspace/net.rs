@@ -49,6 +49,22 @@ pub fn open_tun() -> io::Result<SyncDevice> {
         .build_sync()
 }
 
+/// `disable_policy` on the TUN (IPv4 and IPv6): what the inbound worker writes there was
+/// decrypted by us, not by the kernel, so the kernel's `in`/`fwd` policies (which drop
+/// cleartext that should have come encrypted, RFC 4301 §5.2) must not judge it.
+pub fn tun_skips_kernel_policies() -> io::Result<()> {
+    for family in ["ipv4", "ipv6"] {
+        let path = format!("/proc/sys/net/{family}/conf/{TUN_NAME}/disable_policy");
+        match std::fs::write(&path, "1") {
+            Ok(()) => {}
+            // No IPv6 on this host or namespace: nothing to skip.
+            Err(e) if family == "ipv6" && e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{path}: {e}"))),
+        }
+    }
+    Ok(())
+}
+
 /// A raw socket that receives and sends ESP (IP protocol 50) of one family, marked.
 ///
 /// Hand-written `socket(2)` call: nix's `SockProtocol` has no `IPPROTO_ESP`.
@@ -68,6 +84,9 @@ pub fn raw_esp_socket(v6: bool) -> io::Result<OwnedFd> {
     // SAFETY: fd was just returned by socket(2) and is owned by nobody else.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     socket::setsockopt(&fd, sockopt::Mark, &MARK).map_err(io::Error::from)?;
+    // Past the `in` policies that drop cleartext for encrypt policies (our ESP is the
+    // protocol they would otherwise refuse on a kernel without an ESP handler).
+    xfrm::socket::bypass(&fd).map_err(io::Error::other)?;
     if v6 {
         socket::setsockopt(&fd, sockopt::Ipv6RecvPacketInfo, &true).map_err(io::Error::from)?;
     }
