@@ -221,8 +221,13 @@ impl Daemon {
                 .await
                 .map_err(|e| Fatal::Start(format!("userspace dataplane: {e}")))?;
             info!(
-                "userspace dataplane: TUN {}, ESP over raw IP and UDP {}",
+                "userspace dataplane: TUN {} ({}), ESP over raw IP and UDP {}",
                 userspace::net::TUN_NAME,
+                if u.offloads() {
+                    "TCP/UDP segmentation offloads"
+                } else {
+                    "no offloads"
+                },
                 d.nat_t_port
             );
             Dataplane::Userspace(Box::new(u))

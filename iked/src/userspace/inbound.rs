@@ -23,6 +23,8 @@ use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
 use tokio::sync::mpsc::UnboundedSender;
 use tun_rs::SyncDevice;
 
+use super::tun_io::TunWriter;
+
 use super::counters::{DropReason, SaCounters, Totals};
 use super::esp_glue::{Expiry, Inbound};
 use super::packet::{adjust_transport_checksum, fix_transport_checksum, flow, ipv4_outer, rebuild};
@@ -104,6 +106,8 @@ pub struct Worker {
     /// Decrypted payload, and the rebuilt transport-mode packet.
     plain: Vec<u8>,
     rebuilt: Vec<u8>,
+    /// Decrypted packets on their way into the TUN.
+    writer: TunWriter,
 }
 
 #[derive(Clone, Copy)]
@@ -125,7 +129,6 @@ impl Worker {
         ike: IkeSink,
     ) -> Self {
         Worker {
-            tun,
             sockets,
             cmds,
             events,
@@ -134,6 +137,8 @@ impl Worker {
             sas: HashMap::new(),
             plain: Vec::with_capacity(65_536),
             rebuilt: Vec::with_capacity(65_536),
+            writer: TunWriter::new(&tun),
+            tun,
         }
     }
 
@@ -199,6 +204,7 @@ impl Worker {
                     Source::Raw6 | Source::Udp(_) => self.drain(fd, src, &mut buf),
                 }
             }
+            self.flush_tun();
         }
     }
 
@@ -344,14 +350,22 @@ impl Worker {
             return self.totals.count(DropReason::InPolicyMismatch);
         }
         sa.counters.delivered(self.plain.len());
-        match self.tun.send(packet) {
-            Ok(_) => {
+        match self.writer.push(&self.tun, packet) {
+            Ok(()) => {
                 self.totals.in_packets.fetch_add(1, Relaxed);
             }
             Err(e) => {
                 tracing::trace!("TUN write: {e}");
                 self.totals.count(DropReason::InTunError);
             }
+        }
+    }
+
+    /// Writes the decrypted packets still queued for the TUN (with offloads).
+    fn flush_tun(&mut self) {
+        if let Err(e) = self.writer.flush(&self.tun) {
+            tracing::trace!("TUN write: {e}");
+            self.totals.count(DropReason::InTunError);
         }
     }
 }

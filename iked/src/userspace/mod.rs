@@ -47,6 +47,7 @@ pub mod net;
 pub mod outbound;
 pub mod packet;
 pub mod spd;
+mod tun_io;
 pub mod virtual_ip;
 
 use std::collections::{BTreeMap, HashMap};
@@ -107,7 +108,7 @@ pub struct Userspace {
     kernel: Kernel,
     owner: Owner,
     routing: net::Routing,
-    _tun: Arc<SyncDevice>,
+    tun: Arc<SyncDevice>,
     out_tx: Option<mpsc::Sender<OutCmd>>,
     in_tx: Option<mpsc::Sender<InCmd>>,
     threads: Vec<std::thread::JoinHandle<()>>,
@@ -217,7 +218,7 @@ impl Userspace {
             kernel,
             owner,
             routing,
-            _tun: tun,
+            tun,
             out_tx: Some(out_tx),
             in_tx: Some(in_tx),
             threads,
@@ -229,6 +230,11 @@ impl Userspace {
             virtual_ips: BTreeMap::new(),
             aliases: alias::NatAliases::default(),
         })
+    }
+
+    /// Whether the TUN has the segmentation offloads ([`tun_io`]).
+    pub fn offloads(&self) -> bool {
+        self.tun.tcp_gso()
     }
 
     fn send_out(&self, c: OutCmd) {

@@ -39,14 +39,23 @@ pub const TABLE: u32 = 0x6b69;
 pub const RULE_PRIORITY: u32 = 0x6b69;
 
 /// Creates the TUN device, up, with our MTU and no address (routes point at it by index).
+/// With the TCP/UDP segmentation offloads ([`super::tun_io`]) where the kernel has them,
+/// else without.
 pub fn open_tun() -> io::Result<SyncDevice> {
-    DeviceBuilder::new()
-        .name(TUN_NAME)
-        .mtu(TUN_MTU)
-        // The kernel drops what the outbound worker has not read when this queue is full
-        // (the default 500 packets overflowed at ~0.6 Gbit/s, costing TCP retransmissions).
-        .tx_queue_len(TUN_QUEUE)
-        .build_sync()
+    let build = |offload: bool| {
+        DeviceBuilder::new()
+            .name(TUN_NAME)
+            .mtu(TUN_MTU)
+            // The kernel drops what the outbound worker has not read when this queue is full
+            // (the default 500 packets overflowed at ~0.6 Gbit/s, costing TCP retransmissions).
+            .tx_queue_len(TUN_QUEUE)
+            .offload(offload)
+            .build_sync()
+    };
+    build(true).or_else(|e| {
+        tracing::info!("TUN without segmentation offloads ({e})");
+        build(false)
+    })
 }
 
 /// `disable_policy` on the TUN (IPv4 and IPv6): what the inbound worker writes there was

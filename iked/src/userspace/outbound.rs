@@ -25,6 +25,7 @@ use super::counters::{DropReason, SaCounters, Totals};
 use super::esp_glue::{Expiry, Outbound};
 use super::packet::{flow, retarget};
 use super::spd::{Action, EntryId, Spd};
+use super::tun_io::TunReader;
 use super::{DpEvent, WAKE};
 use crate::udp::IkeSocket;
 
@@ -171,7 +172,7 @@ impl Worker {
 
     /// Runs until the control side drops its sender.
     pub fn run(mut self) {
-        let mut packet = vec![0u8; 65_536];
+        let mut reader = TunReader::new(&self.tun);
         // Made here: its message headers hold raw pointers and stay on this thread.
         let mut batch = SendBatch::new();
         let mut warned = false;
@@ -188,8 +189,12 @@ impl Worker {
                 }
             }
             for _ in 0..BATCH {
-                match self.tun.recv(&mut packet) {
-                    Ok(n) => self.packet(&packet[..n], &mut batch),
+                match reader.read(&self.tun) {
+                    Ok(n) => {
+                        for i in 0..n {
+                            self.packet(reader.packet(i), &mut batch);
+                        }
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) => {
                         if !warned {
