@@ -276,6 +276,7 @@ fn the_driver_can_give_the_verdict_and_the_address() {
         XauthVerdict {
             accept: true,
             address: Some(ip("100.64.9.77")),
+            ..XauthVerdict::default()
         },
     );
     assert!(sim.run_until(Duration::from_secs(10), established));
@@ -483,6 +484,61 @@ fn unity_attributes_pulled_and_pushed() {
                 "{}: {:?}",
                 n.name,
                 n.events
+            );
+        }
+    }
+}
+
+/// A mobile unit: a client with a network behind it (`[[user]] routes`). Its quick mode names
+/// that network as its side (not its virtual address) and gets a tunnel for it; a user without
+/// the route who asks for the same network is refused.
+#[test]
+fn a_mobile_unit_brings_its_routed_network() {
+    let unit_net = "100.64.77.0/24";
+    let gw = gateway("main").replace(
+        "name = \"bob\"\npassword = \"bob pw\"",
+        &format!("name = \"bob\"\npassword = \"bob pw\"\nroutes = [\"{unit_net}\"]"),
+    ) + "\n[[policy]]\ntemplate = true\ngroup = \"rw\"\nsrc-address = \"10.5.8.0/24\"\n\
+           dst-address = \"100.64.64.0/18\"\ntunnel = true\nproposal = \"p\"\n";
+    for (login, password, admitted) in [("bob", "bob pw", true), ("alice", "alice pw", false)] {
+        let c = client("main", login, password).replace(
+            "src-address = \"0.0.0.0/0\"",
+            &format!("src-address = \"{unit_net}\""),
+        );
+        let mut sim = Sim::new(12);
+        let c = Config::from_toml_str(&c, "client").unwrap();
+        let g = Config::from_toml_str(&gw, "gw").unwrap_or_else(|e| panic!("{e:?}"));
+        sim.add("client", A, Arc::new(c), EngineOptions::default());
+        sim.add("gw", B, Arc::new(g), EngineOptions::default());
+        let up = connect_within(&mut sim, 20);
+        assert_eq!(up, admitted, "{login}: {:?}", sim.nodes[1].events);
+        if admitted {
+            let sa = sim.nodes[1]
+                .installed
+                .values()
+                .find(|s| s.direction == Direction::Inbound)
+                .unwrap();
+            assert_eq!(
+                sa.selector.remote,
+                TsAddr::Prefix(unit_net.parse().unwrap())
+            );
+            assert_eq!(
+                assigned(&sim, 1),
+                vec![ip("100.64.9.200")],
+                "its own address too"
+            );
+        } else {
+            assert!(sim.nodes[1].installed.is_empty());
+            assert!(
+                sim.nodes[1].events.iter().any(|e| matches!(
+                    e,
+                    Event::Rejected {
+                        reason: Reject::NoPolicy,
+                        ..
+                    }
+                )),
+                "{:?}",
+                sim.nodes[1].events
             );
         }
     }

@@ -479,6 +479,11 @@ pub struct User {
     /// Address assigned to this user instead of one from the pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<Address>,
+    /// Not in the manual: networks behind this user's client (a mobile unit's LAN; RADIUS
+    /// Framed-Route). Its quick modes may name them as its side; without them, a client
+    /// that got an address from us may only name that address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<IpPrefix>,
 }
 
 /// `[[ip-pool]]` (`/ip pool`): addresses handed out by mode-config.

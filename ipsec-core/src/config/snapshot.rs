@@ -570,6 +570,8 @@ pub struct User {
     pub password: Secret,
     /// Address assigned to this user, if fixed.
     pub address: Option<IpAddr>,
+    /// Networks behind the user's client, which its quick modes may name.
+    pub routes: Vec<IpPrefix>,
 }
 
 /// A validated `[[ip-pool]]`: ranges that overlap no other range of any pool.

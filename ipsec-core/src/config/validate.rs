@@ -630,6 +630,7 @@ fn users(ctx: &mut Ctx<'_>, config: &Config, pools: &[IpPool]) -> Vec<User> {
             comment: u.comment.clone(),
             password: crate::crypto::Secret::from(u.password.expose()),
             address,
+            routes: u.routes.clone(),
         });
     }
     out

@@ -183,10 +183,15 @@ impl Engine {
         sa: &mut IkeSa,
         mut request: ChildRequest,
     ) -> Result<(), Reject> {
-        // A mode-config client's traffic leaves from its virtual address.
+        // A mode-config client's traffic leaves from its virtual address, unless the policy
+        // names a network of its own there (a mobile unit's LAN, routed to it by the server).
         if let Some(e) = sa.established()
             && !e.stage.server
             && let Some(vip) = e.stage.address
+            && match request.selector.local {
+                TsAddr::Prefix(p) => p.is_default() || p.contains(vip),
+                TsAddr::Range(r) => r.contains(vip),
+            }
         {
             request.selector.local = TsAddr::Prefix(crate::config::IpPrefix::host(vip));
         }
@@ -489,6 +494,11 @@ impl Engine {
             return QmOutcome::Nothing;
         }
         let assigned = e.stage.address.filter(|_| e.stage.server);
+        let routes = if e.stage.server {
+            e.stage.routes.clone()
+        } else {
+            Vec::new()
+        };
         let first = match quick_mode::read_first(&e.sa, msg) {
             Ok(f) => f,
             Err(f) => {
@@ -514,7 +524,7 @@ impl Engine {
             return QmOutcome::Nothing;
         };
         let request = match responder_request(&config, peer, sa_local, sa_remote, &first, assigned)
-            .and_then(|r| uses_assigned_address(r, assigned))
+            .and_then(|r| uses_assigned_address(r, assigned, &routes))
         {
             Ok(r) => r,
             Err(reason) => {
@@ -943,21 +953,25 @@ pub(super) fn behind_nat_transport(
 /// The responder's choice of policy for a proposed selector: the first installed `encrypt`
 /// policy (highest priority first) that covers it, for this peer's address and the proposed
 /// mode; else, with `generate-policy`, a template of the peer's policy group.
-/// A peer that got a virtual address from us may only ask for generated policies to that
-/// address: its remote selector must be the address itself.
+/// A peer that got a virtual address from us, or whose user has routed networks, may only
+/// ask for generated policies to that address or inside those networks: its remote selector
+/// must be one of them.
 fn uses_assigned_address(
     request: ChildRequest,
     assigned: Option<std::net::IpAddr>,
+    routes: &[crate::config::IpPrefix],
 ) -> Result<ChildRequest, Reject> {
-    match assigned {
-        Some(vip)
-            if request.policy.is_none()
-                && request.selector.remote
-                    != TsAddr::Prefix(crate::config::IpPrefix::host(vip)) =>
-        {
-            Err(Reject::NoPolicy)
-        }
-        _ => Ok(request),
+    if request.policy.is_some() || (assigned.is_none() && routes.is_empty()) {
+        return Ok(request);
+    }
+    let remote = request.selector.remote;
+    let is_vip =
+        assigned.is_some_and(|v| remote == TsAddr::Prefix(crate::config::IpPrefix::host(v)));
+    let routed = matches!(remote, TsAddr::Prefix(p) if routes.iter().any(|r| r.covers(&p)));
+    if is_vip || routed {
+        Ok(request)
+    } else {
+        Err(Reject::NoPolicy)
     }
 }
 

@@ -88,6 +88,8 @@ pub(crate) struct ConfigStage {
     pub address: Option<IpAddr>,
     /// Server: the address the XAuth verdict grants the user, if any.
     pub granted: Option<IpAddr>,
+    /// Server: networks behind the user's client that its quick modes may name.
+    pub routes: Vec<crate::config::IpPrefix>,
     /// The stage must be over by then (a client waiting for an XAuth server that never asks).
     pub deadline: Option<Instant>,
 }
@@ -103,6 +105,7 @@ impl ConfigStage {
             user: None,
             address: None,
             granted: None,
+            routes: Vec::new(),
             deadline: None,
         }
     }

@@ -39,13 +39,16 @@ const STATUS_FAIL: u16 = 0;
 pub struct XauthRequest(pub u64);
 
 /// The driver's answer to an [`Event::XauthVerify`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct XauthVerdict {
     /// The credentials are good.
     pub accept: bool,
     /// The address this user must get from mode-config, if the verifier says so (RADIUS
     /// Framed-IP-Address); otherwise the user's `[[user]]` address or the pool.
     pub address: Option<IpAddr>,
+    /// Networks behind the user's client that its quick modes may name as its side
+    /// (RADIUS Framed-Route; `[[user]] routes`).
+    pub routes: Vec<crate::config::IpPrefix>,
 }
 
 impl Engine {
@@ -135,7 +138,8 @@ impl Engine {
             id,
             XauthVerdict {
                 accept,
-                address: known.and_then(|u| u.address),
+                address: known.as_ref().and_then(|u| u.address),
+                routes: known.map(|u| u.routes).unwrap_or_default(),
             },
         );
     }
@@ -154,6 +158,7 @@ impl Engine {
         if verdict.accept {
             stage.xauth = XauthState::Succeeded;
             stage.granted = verdict.address;
+            stage.routes = verdict.routes;
             let user = stage.user.clone().unwrap_or_default();
             self.stats.xauth_succeeded += 1;
             if let Some(peer) = peer {
