@@ -181,7 +181,8 @@ impl Daemon {
         }
 
         let d = config.daemon();
-        let use_kernel = choose_dataplane(d.dataplane, &kernel).await;
+        let use_kernel =
+            choose_dataplane(d.dataplane, d.transport_nat_aliases.is_some(), &kernel).await;
 
         // Sockets: IKE and NAT-T on every listen address. With the userspace dataplane its
         // inbound worker reads the NAT-T sockets (ESP-in-UDP) and hands IKE back here.
@@ -718,8 +719,9 @@ impl Daemon {
 }
 
 /// `[daemon] dataplane`: whether to use the kernel's XFRM (else the userspace dataplane).
-/// `auto` probes whether the kernel can hold an ESP SA and says what it chose.
-async fn choose_dataplane(wanted: ConfigDataplane, kernel: &Kernel) -> bool {
+/// `auto` probes whether the kernel can hold an ESP SA and says what it chose; with
+/// `transport-nat-aliases` set it takes the userspace dataplane, the only one that has them.
+async fn choose_dataplane(wanted: ConfigDataplane, aliases: bool, kernel: &Kernel) -> bool {
     match wanted {
         ConfigDataplane::Kernel => {
             info!("dataplane: kernel XFRM (configured)");
@@ -727,6 +729,13 @@ async fn choose_dataplane(wanted: ConfigDataplane, kernel: &Kernel) -> bool {
         }
         ConfigDataplane::Userspace => {
             info!("dataplane: userspace ESP over a TUN device (configured)");
+            false
+        }
+        ConfigDataplane::Auto if aliases => {
+            info!(
+                "dataplane: userspace ESP over a TUN device (dataplane = \"auto\" with \
+                 transport-nat-aliases, which only the userspace dataplane has)"
+            );
             false
         }
         ConfigDataplane::Auto => match userspace::probe_kernel_esp(kernel).await {

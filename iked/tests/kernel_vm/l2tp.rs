@@ -31,7 +31,9 @@ const LNS_ADDR: Ipv4Addr = Ipv4Addr::new(100, 96, 0, 1);
 
 /// iked on the server: the Windows L2TP profile, transport mode for UDP 1701 generated from
 /// a template for whoever authenticates with the PSK.
-fn iked_conf(dataplane: &str) -> String {
+/// `aliases`: `transport-nat-aliases`, which only the userspace dataplane has (and which
+/// makes `auto` choose it).
+fn iked_conf(dataplane: &str, aliases: bool) -> String {
     format!(
         r#"[daemon]
 listen = ["198.18.0.2"]
@@ -66,7 +68,7 @@ proposal = "l2tp"
 [[policy-group]]
 name = "l2tp"
 "#,
-        aliases = if dataplane == "userspace" {
+        aliases = if aliases {
             "transport-nat-aliases = \"100.127.0.0/24\""
         } else {
             ""
@@ -252,8 +254,11 @@ fn ping_lns(ns: &Netns, from: Ipv4Addr) -> bool {
     ns.ping(Some(from), LNS_ADDR).expect("ping runs").success()
 }
 
-/// Runs the scenario with `clients` L2TP clients behind one NAT on iked's `dataplane`.
+/// Runs the scenario with `clients` L2TP clients behind one NAT on iked's `dataplane`
+/// (`auto+aliases`: `auto` with `transport-nat-aliases`, which selects the userspace one).
 fn l2tp_behind_nat(name: &str, dataplane: &str, clients: usize) {
+    let aliases = dataplane != "kernel";
+    let dataplane = dataplane.trim_end_matches("+aliases");
     let lab = lab(name);
     let mut nat = lab.nat().unwrap();
     for _ in 1..clients {
@@ -271,7 +276,7 @@ fn l2tp_behind_nat(name: &str, dataplane: &str, clients: usize) {
     let _secrets = ChapSecrets::mount(&dir.path().join("chap-secrets"));
 
     let conf = dir.path().join("iked.toml");
-    std::fs::write(&conf, iked_conf(dataplane)).unwrap();
+    std::fs::write(&conf, iked_conf(dataplane, aliases)).unwrap();
     let iked = Daemon::start_in(
         nat.server.name(),
         &conf,
@@ -279,6 +284,13 @@ fn l2tp_behind_nat(name: &str, dataplane: &str, clients: usize) {
         &dir.path().join("iked.log"),
     );
     let _logs = LogsOnPanic::of(&[&iked]);
+    if dataplane == "auto" {
+        assert!(
+            iked.log_text().contains("with transport-nat-aliases"),
+            "auto with aliases takes the userspace dataplane: {}",
+            iked.log_text()
+        );
+    }
     let mut lns = xl2tpd(&nat.server, dir.path(), "xl2tpd.conf", "lns");
     let show_logs = |what: &str| {
         let mut s = format!("{what}\n--- xl2tpd (LNS)\n{}", lns.output());
@@ -311,7 +323,7 @@ fn l2tp_behind_nat(name: &str, dataplane: &str, clients: usize) {
             show_logs(&format!("client {}: ping over PPP", k + 1))
         );
     }
-    if dataplane == "userspace" {
+    if aliases {
         // xl2tpd saw each client under its own alias, not the NAT's address.
         let log = lns.output();
         for k in 1..=clients {
@@ -328,7 +340,7 @@ fn l2tp_behind_nat(name: &str, dataplane: &str, clients: usize) {
         assert_eq!(s["mode"], "transport", "{s}");
         assert!(s["encap"].is_string(), "ESP in UDP through the NAT: {s}");
         assert!(s["current-bytes"].as_u64().unwrap() > 0, "{s}");
-        if dataplane == "userspace" {
+        if aliases {
             let alias = s["alias"]
                 .as_str()
                 .unwrap_or_else(|| panic!("no alias: {s}"));
@@ -351,8 +363,8 @@ fn guest_l2tp_one_client() {
     l2tp_behind_nat("l2tp1", "kernel", 1);
 }
 
-/// Two clients behind one NAT, both from UDP 1701: the userspace dataplane shows each to
-/// xl2tpd under its own address (`transport-nat-aliases`). (With kernel XFRM the second
+/// Two clients behind one NAT, both from UDP 1701: the userspace dataplane (which `auto`
+/// takes because of `transport-nat-aliases`) shows each to xl2tpd under its own address. (With kernel XFRM the second
 /// client's SA takes the first one's replies: XFRM finds SAs by address, and both clients
 /// have the NAT's.)
 #[test]
@@ -361,7 +373,7 @@ fn guest_l2tp_two_clients_behind_one_nat() {
     if !super::support::in_guest() {
         return;
     }
-    l2tp_behind_nat("l2tp2", "userspace", 2);
+    l2tp_behind_nat("l2tp2", "auto+aliases", 2);
 }
 
 #[test]

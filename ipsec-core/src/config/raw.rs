@@ -535,7 +535,8 @@ pub struct Daemon {
     /// Not in the manual: on the userspace dataplane, each transport-mode client behind a
     /// NAT is shown to local programs under its own address from this prefix instead of
     /// the NAT's, so that several clients behind one NAT can use the same ports
-    /// (L2TP/IPsec: all of them send from UDP 1701). Unset: the NAT's address.
+    /// (L2TP/IPsec: all of them send from UDP 1701). Unset: the NAT's address. With
+    /// `dataplane = "auto"` it selects the userspace dataplane.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transport_nat_aliases: Option<IpPrefix>,
 }
