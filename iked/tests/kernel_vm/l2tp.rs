@@ -13,8 +13,8 @@
 //! gives it an address from 100.96.0.10-100.96.0.20, and a ping crosses the PPP link (ICMP
 //! in PPP in L2TP in ESP in UDP).
 //!
-//! The server's files are the project's own L2TP example (`examples/l2tp/`), with the
-//! addresses of this lab.
+//! The server's files are the project's own L2TP example (`examples/l2tp.toml`,
+//! `examples/l2tp/`: what `iked template l2tp` prints), with the addresses of this lab.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -29,51 +29,38 @@ use crate::common::{Daemon, wait_for};
 const PSK: &str = "l2tp group secret";
 const LNS_ADDR: Ipv4Addr = Ipv4Addr::new(100, 96, 0, 1);
 
-/// iked on the server: the Windows L2TP profile, transport mode for UDP 1701 generated from
-/// a template for whoever authenticates with the PSK.
-/// `aliases`: `transport-nat-aliases`, which only the userspace dataplane has (and which
-/// makes `auto` choose it).
+/// The project's L2TP example (`examples/l2tp.toml`, `examples/l2tp/`), with this lab's
+/// addresses and the test's paths: what a user of `iked template l2tp` runs.
+const EXAMPLE_IKED: &str = include_str!("../../../examples/l2tp.toml");
+const EXAMPLE_XL2TPD: &str = include_str!("../../../examples/l2tp/xl2tpd.conf");
+const EXAMPLE_PPP: &str = include_str!("../../../examples/l2tp/options.xl2tpd");
+
+/// Replaces `from` in `text`, which must contain it (so that a changed example fails here,
+/// not later with a puzzling tunnel).
+fn swap(text: &str, from: &str, to: &str) -> String {
+    assert!(
+        text.contains(from),
+        "the example no longer has {from:?}:\n{text}"
+    );
+    text.replace(from, to)
+}
+
+/// iked on the server: the L2TP example (Windows profile, transport mode for UDP 1701
+/// generated from a template for whoever has the PSK) on the server's address, with
+/// `dataplane`; `aliases`: its `transport-nat-aliases` line uncommented (which makes `auto`
+/// choose the userspace dataplane).
 fn iked_conf(dataplane: &str, aliases: bool) -> String {
-    format!(
-        r#"[daemon]
-listen = ["198.18.0.2"]
-dataplane = "{dataplane}"
-{aliases}
-
-[[peer]]
-name = "l2tp"
-address = "0.0.0.0/0"
-profile = "windows-l2tp"
-secret = "{PSK}"
-passive = true
-generate-policy = "port-strict"
-policy-group = "l2tp"
-
-[[proposal]]
-name = "l2tp"
-enc-algorithms = ["aes-256-cbc", "aes-128-cbc", "3des"]
-auth-algorithms = ["sha1", "sha256"]
-pfs-group = "none"
-
-[[policy]]
-template = true
-group = "l2tp"
-src-address = "198.18.0.2/32"
-dst-address = "0.0.0.0/0"
-protocol = "udp"
-src-port = 1701
-tunnel = false
-proposal = "l2tp"
-
-[[policy-group]]
-name = "l2tp"
-"#,
-        aliases = if aliases {
-            "transport-nat-aliases = \"100.127.0.0/24\""
-        } else {
-            ""
-        }
-    )
+    let mut c = swap(EXAMPLE_IKED, "\"198.51.100.1", "\"198.18.0.2");
+    c = swap(&c, "CHANGE-ME-l2tp-secret", PSK);
+    c = swap(
+        &c,
+        "[daemon]\n",
+        &format!("[daemon]\ndataplane = \"{dataplane}\"\n"),
+    );
+    if aliases {
+        c = swap(&c, "# transport-nat-aliases", "transport-nat-aliases");
+    }
+    c
 }
 
 /// charon as the client's IPsec half: main mode PSK, transport mode for its L2TP port.
@@ -111,32 +98,34 @@ secrets {{
     )
 }
 
-/// Writes the LNS side: xl2tpd.conf, the pppd options, and CHAP secrets for `users`.
+/// Writes the LNS side from the example: xl2tpd.conf and the pppd options with this lab's
+/// addresses and the test's paths, and CHAP secrets for `users` in the example's form.
 fn write_lns(dir: &Path, users: &[(&str, &str)]) {
-    std::fs::write(
-        dir.join("xl2tpd.conf"),
-        format!(
-            "[global]\nlisten-addr = 198.18.0.2\nport = 1701\n\n\
-             [lns default]\nip range = 100.96.0.10-100.96.0.20\nlocal ip = {LNS_ADDR}\n\
-             require chap = yes\nrefuse pap = yes\nrequire authentication = yes\n\
-             name = l2tp-server\nppp debug = yes\npppoptfile = {}\nlength bit = yes\n",
-            dir.join("options.xl2tpd").display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("options.xl2tpd"),
-        format!(
-            "require-mschap-v2\nrefuse-pap\nrefuse-chap\nrefuse-mschap\nms-dns 100.96.0.1\n\
-             auth\nmtu 1400\nmru 1400\nnodefaultroute\nnoccp\nlcp-echo-interval 30\n\
-             lcp-echo-failure 4\nname l2tp-server\nlogfile {}\n",
-            dir.join("pppd-lns.log").display()
-        ),
-    )
-    .unwrap();
+    let mut x = swap(
+        EXAMPLE_XL2TPD,
+        "198.19.1.200-198.19.1.239",
+        "100.96.0.10-100.96.0.20",
+    );
+    x = swap(
+        &x,
+        "local ip = 198.19.1.2",
+        &format!("local ip = {LNS_ADDR}"),
+    );
+    x = swap(&x, "ppp debug = no", "ppp debug = yes");
+    x = swap(
+        &x,
+        "pppoptfile = /etc/ppp/options.xl2tpd",
+        &format!("pppoptfile = {}", dir.join("options.xl2tpd").display()),
+    );
+    std::fs::write(dir.join("xl2tpd.conf"), x).unwrap();
+    let mut o = swap(EXAMPLE_PPP, "ms-dns 198.19.1.53", "ms-dns 100.96.0.1");
+    // The PPP addresses are not on an Ethernet here: nothing to answer ARP for.
+    o = swap(&o, "\nproxyarp", "\n");
+    o.push_str(&format!("logfile {}\n", dir.join("pppd-lns.log").display()));
+    std::fs::write(dir.join("options.xl2tpd"), o).unwrap();
     let secrets: String = users
         .iter()
-        .map(|(u, p)| format!("\"{u}\" l2tp-server \"{p}\" *\n"))
+        .map(|(u, p)| format!("\"{u}\"    l2tp-server    \"{p}\"   *\n"))
         .collect();
     std::fs::write(dir.join("chap-secrets"), secrets).unwrap();
 }
