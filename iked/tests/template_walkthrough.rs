@@ -9,6 +9,10 @@
 //!   from one run of the template (so their secrets match); the unit logs in with XAuth, gets
 //!   its fixed address and brings its routed LAN; a ping from the unit's LAN reaches the
 //!   office LAN.
+//! - roadwarrior: the concentrator's file as printed; an iPhone-like strongSwan client behind
+//!   the lab NAT (aggressive mode, KEY_ID group, XAuth as alice with the generated password)
+//!   gets an address from the pool and pings the office LAN.
+//! - l2tp: `tests/kernel_vm/l2tp.rs` runs the same example files in the VM (PPP needs it).
 //!
 //! Root only (like the other lab tests): without root the lab panics unless `IKT_ALLOW_SKIP=1`.
 
@@ -167,5 +171,107 @@ fn mobile_unit_from_the_template() {
         log.contains("198.19.40.11"),
         "unit-1's fixed address: {log}"
     );
+    drop(logs);
+}
+
+/// The value of the first `key = "..."` line after the line containing `after`.
+fn value_after(text: &str, after: &str, key: &str) -> String {
+    text.lines()
+        .skip_while(|l| !l.contains(after))
+        .find_map(|l| l.trim().strip_prefix(key))
+        .and_then(|v| v.split('"').nth(1))
+        .unwrap_or_else(|| panic!("no {key} after {after:?} in:\n{text}"))
+        .to_string()
+}
+
+/// The road-warrior template with an iPhone-like client (strongSwan charon: aggressive mode, a
+/// KEY_ID group identity, the group secret, XAuth as alice, mode-config) behind the lab NAT:
+/// the client gets an address from the template's pool and pings the office LAN.
+#[test]
+fn roadwarrior_from_the_template() {
+    let Some(lab) = Lab::new("tpl-rw") else {
+        return;
+    };
+    let nat = lab.nat().unwrap();
+    let server = template(&["roadwarrior", "--server", "198.18.0.2"]);
+    let group_secret = value_after(&server, "name = \"ios\"", "secret");
+    let alice_password = value_after(&server, "name = \"alice\"", "password");
+    let office_lan = Ipv4Addr::new(198, 19, 1, 1);
+    nat.server.add_addr("lo", office_lan, 32).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = start(&nat.server, dir.path(), "office", &userspace(&server));
+    let logs = Logs(vec![&d]);
+    let conf = format!(
+        r#"
+connections {{
+  ios {{
+    version = 1
+    aggressive = yes
+    remote_addrs = 198.18.0.2
+    vips = 0.0.0.0
+    proposals = aes256-sha1-modp1024
+    dpd_delay = 0s
+    local-1 {{
+      auth = psk
+      id = keyid:roadwarriors
+    }}
+    local-2 {{
+      auth = xauth
+      xauth_id = alice
+    }}
+    remote {{
+      auth = psk
+      id = %any
+    }}
+    children {{
+      lan {{
+        remote_ts = 198.19.1.0/24
+        esp_proposals = aes256-sha1
+        start_action = none
+      }}
+    }}
+  }}
+}}
+secrets {{
+  ike-group {{
+    secret = "{group_secret}"
+  }}
+  xauth-alice {{
+    id = alice
+    secret = "{alice_password}"
+  }}
+}}
+"#
+    );
+    let c = ipsec_tests::lab::Charon::builder(nat.client())
+        .aggressive_psk(true)
+        .start(&conf)
+        .expect("charon");
+    let out = c.initiate("lan").unwrap();
+    assert!(
+        out.stdout.contains("established"),
+        "{}\n{}",
+        out.stdout,
+        c.log_tail(60)
+    );
+    let line = c
+        .wait_log("installing new virtual IP ", Duration::from_secs(10))
+        .expect("a virtual IP from the template's pool");
+    let vip: Ipv4Addr = line
+        .split("installing new virtual IP ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert_eq!(
+        vip.octets()[..3],
+        [198, 19, 9],
+        "from the pool 198.19.9.10-99: {vip}"
+    );
+    let took = nat
+        .client()
+        .ping_until(Some(vip), office_lan, Duration::from_secs(15))
+        .expect("a ping from the virtual IP to the office LAN");
+    eprintln!("roadwarrior template: {vip} reached the office LAN after {took:.1?}");
     drop(logs);
 }
