@@ -212,21 +212,28 @@ fn userspace_transport_cbc_sha1() {
     two_hosts("us-tra-cbc", Suite::CbcSha1, false);
 }
 
-/// RFC 4301 §5.2: cleartext that arrives for an encrypt policy's selector is dropped. Once
-/// the tunnel is up, `a` sends a ping with iked's socket mark (so it skips the TUN route)
-/// straight over the link, in clear, from its protected address to `b`'s: `b`'s kernel drops
-/// it at its `in` policy (XfrmInTmplMismatch), and the same ping through the tunnel passes.
-#[test]
-fn userspace_cleartext_for_an_encrypt_policy_is_dropped() {
-    let Some(lab) = Lab::new("us-clear") else {
-        return;
-    };
-    let h = lab.two_hosts().unwrap();
-    let (aa, ba) = (Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 0, 2));
-    let (ia, ib) = (
+/// An AES-GCM tunnel between the lab's two hosts (outer 198.18.0.1/.2, inner 198.51.100.1
+/// and 203.0.113.1), up and carrying a ping.
+struct GcmTunnel {
+    h: ipsec_tests::lab::TwoHosts,
+    _dir: tempfile::TempDir,
+    da: Daemon,
+    db: Daemon,
+}
+
+impl GcmTunnel {
+    const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+    const B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+    const INNER: (Ipv4Addr, Ipv4Addr) = (
         Ipv4Addr::new(198, 51, 100, 1),
         Ipv4Addr::new(203, 0, 113, 1),
     );
+}
+
+fn gcm_tunnel(lab: &Lab) -> GcmTunnel {
+    let h = lab.two_hosts().unwrap();
+    let (aa, ba) = (GcmTunnel::A, GcmTunnel::B);
+    let (ia, ib) = GcmTunnel::INNER;
     let dir = tempfile::tempdir().unwrap();
     let db = start(
         &h.b,
@@ -243,6 +250,27 @@ fn userspace_cleartext_for_an_encrypt_policy_is_dropped() {
     let logs = Logs(vec![&da, &db]);
     h.a.ping_until(Some(ia), ib, Duration::from_secs(30))
         .expect("ping through the tunnel");
+    drop(logs);
+    GcmTunnel {
+        h,
+        _dir: dir,
+        da,
+        db,
+    }
+}
+
+/// RFC 4301 §5.2: cleartext that arrives for an encrypt policy's selector is dropped. Once
+/// the tunnel is up, `a` sends a ping with iked's socket mark (so it skips the TUN route)
+/// straight over the link, in clear, from its protected address to `b`'s: `b`'s kernel drops
+/// it at its `in` policy (XfrmInTmplMismatch), and the same ping through the tunnel passes.
+#[test]
+fn userspace_cleartext_for_an_encrypt_policy_is_dropped() {
+    let Some(lab) = Lab::new("us-clear") else {
+        return;
+    };
+    let GcmTunnel { h, _dir, da, db } = gcm_tunnel(&lab);
+    let (ba, (ia, ib)) = (GcmTunnel::B, GcmTunnel::INNER);
+    let logs = Logs(vec![&da, &db]);
     // The way around the tunnel: the main table, for packets with iked's mark.
     h.a.ip(&["route", "add", &format!("{ib}/32"), "via", &ba.to_string()])
         .unwrap();
@@ -387,28 +415,9 @@ fn userspace_hostile_esp_is_dropped_and_counted() {
     let Some(lab) = Lab::new("us-hostile") else {
         return;
     };
-    let h = lab.two_hosts().unwrap();
-    let (aa, ba) = (Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 0, 2));
-    let (ia, ib) = (
-        Ipv4Addr::new(198, 51, 100, 1),
-        Ipv4Addr::new(203, 0, 113, 1),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let db = start(
-        &h.b,
-        dir.path(),
-        "b",
-        &conf(ba, aa, (ib, ia, true), Suite::Gcm, ""),
-    );
-    let da = start(
-        &h.a,
-        dir.path(),
-        "a",
-        &conf(aa, ba, (ia, ib, true), Suite::Gcm, "auto-start = true"),
-    );
+    let GcmTunnel { h, _dir, da, db } = gcm_tunnel(&lab);
+    let (aa, (ia, ib)) = (GcmTunnel::A, GcmTunnel::INNER);
     let logs = Logs(vec![&da, &db]);
-    h.a.ping_until(Some(ia), ib, Duration::from_secs(30))
-        .expect("tunnel up");
 
     // Capture one genuine ESP packet b sent to a (a raw socket in a's namespace gets a copy
     // of every incoming ESP datagram, header included), while pinging.
