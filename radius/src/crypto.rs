@@ -53,8 +53,10 @@ pub fn seal(
 ) -> Result<Vec<u8>, EncodeError> {
     let mut p = packet.clone();
     if message_authenticator && p.attribute(MESSAGE_AUTHENTICATOR).is_none() {
-        p.attributes
-            .push(crate::attr::Attribute::bytes(MESSAGE_AUTHENTICATOR, [0; 16]));
+        p.attributes.push(crate::attr::Attribute::bytes(
+            MESSAGE_AUTHENTICATOR,
+            [0; 16],
+        ));
     }
     p.authenticator = match how {
         Seal::AccessRequest(a) | Seal::Response(a) => a,
@@ -109,7 +111,9 @@ pub fn verify(
             if vlen != 16 {
                 return Err(AuthError::MessageAuthenticatorLength);
             }
-            let got: [u8; 16] = copy[at..at + 16].try_into().map_err(|_| AuthError::Malformed)?;
+            let got: [u8; 16] = copy[at..at + 16]
+                .try_into()
+                .map_err(|_| AuthError::Malformed)?;
             copy[at..at + 16].fill(0);
             let mac = hmac_md5(secret, &copy);
             if bool::from(mac.ct_eq(&got)) {
@@ -147,7 +151,7 @@ pub fn unhide_password(
     secret: &[u8],
     request_authenticator: &[u8; 16],
 ) -> Option<Vec<u8>> {
-    if hidden.is_empty() || hidden.len() % 16 != 0 || hidden.len() > 128 {
+    if hidden.is_empty() || !hidden.len().is_multiple_of(16) || hidden.len() > 128 {
         return None;
     }
     let mut out = hidden.to_vec();
