@@ -19,13 +19,15 @@ pub enum ObjectKind {
     User,
     /// `[[ip-pool]]`
     IpPool,
+    /// `[[radius]]`
+    Radius,
     /// `[daemon]`
     Daemon,
 }
 
 impl ObjectKind {
     /// Every kind, in file order of the documentation.
-    pub const ALL: [ObjectKind; 8] = [
+    pub const ALL: [ObjectKind; 9] = [
         ObjectKind::Peer,
         ObjectKind::Proposal,
         ObjectKind::Policy,
@@ -33,6 +35,7 @@ impl ObjectKind {
         ObjectKind::ModeConfig,
         ObjectKind::User,
         ObjectKind::IpPool,
+        ObjectKind::Radius,
         ObjectKind::Daemon,
     ];
 
@@ -46,6 +49,7 @@ impl ObjectKind {
             ObjectKind::ModeConfig => "mode-config",
             ObjectKind::User => "user",
             ObjectKind::IpPool => "ip-pool",
+            ObjectKind::Radius => "radius",
             ObjectKind::Daemon => "daemon",
         }
     }

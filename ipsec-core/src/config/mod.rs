@@ -71,7 +71,7 @@ pub use error::{ConfigError, ErrorKind, ObjectKind, ObjectRef, Warning};
 pub use raw::Config;
 pub use snapshot::{
     Daemon, DnsServers, Dpd, EspTransform, IpPool, ModeConfig, Peer, Phase1Transform, Policy,
-    PolicyGroup, Proposal, Snapshot, User, XauthCredentials, XauthRole,
+    PolicyGroup, Proposal, RadiusServer, Snapshot, User, XauthCredentials, XauthRole,
 };
 pub use value::{
     AddrRange, AuthMethod, Dataplane, DhGroup, DpdInterval, EspAuth, EspEncryption, ExchangeMode,

@@ -47,6 +47,9 @@ pub struct Config {
     /// `[[ip-pool]]`: address pools for mode-config.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ip_pool: Vec<IpPool>,
+    /// `[[radius]]`: RADIUS servers for XAuth, accounting and dynamic authorization.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub radius: Vec<Radius>,
     /// `[daemon]`: sockets, control socket, dataplane and logging of `iked`.
     #[serde(default)]
     pub daemon: Daemon,
@@ -500,6 +503,57 @@ pub struct IpPool {
     pub ranges: Vec<AddrRange>,
 }
 
+/// `[[radius]]` (RouterOS' `/radius`, not in the IPsec manual): a RADIUS server. XAuth users
+/// of the peers it serves are checked with it (RFC 2865) instead of the `[[user]]` table, their
+/// sessions are accounted to it (RFC 2866), and with `incoming` it may disconnect them or
+/// change their session timeout (RFC 5176). Several servers: tried in file order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Radius {
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// The server's address.
+    pub address: Address,
+    /// Shared secret. Must not be empty.
+    #[serde(default)]
+    pub secret: SecretText,
+    /// Access-Request port. Default 1812; 0: this server does not authenticate.
+    #[serde(default = "default_radius_auth_port")]
+    pub authentication_port: u16,
+    /// Accounting port. Default 1813; 0: this server takes no accounting.
+    #[serde(default = "default_radius_acct_port")]
+    pub accounting_port: u16,
+    /// How long to wait for an answer before sending again. Default 2s.
+    #[serde(default = "default_radius_timeout")]
+    pub timeout: Time,
+    /// Retransmissions before the next server is tried. Default 2.
+    #[serde(default = "default_radius_retries")]
+    pub retries: u32,
+    /// The `[[peer]]`s whose XAuth users it checks and accounts. Default: every peer.
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// Accept Disconnect- and CoA-Requests (RFC 5176) from this address with this secret.
+    #[serde(default)]
+    pub incoming: bool,
+    /// Not used while set.
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+fn default_radius_auth_port() -> u16 {
+    1812
+}
+fn default_radius_acct_port() -> u16 {
+    1813
+}
+fn default_radius_timeout() -> Time {
+    Time(std::time::Duration::from_secs(2))
+}
+fn default_radius_retries() -> u32 {
+    2
+}
+
 /// `[daemon]`: how `iked` runs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -539,6 +593,43 @@ pub struct Daemon {
     /// `dataplane = "auto"` it selects the userspace dataplane.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transport_nat_aliases: Option<IpPrefix>,
+    /// RADIUS NAS-Identifier (RFC 2865 §5.32). Default `iked`.
+    #[serde(default = "default_nas_identifier")]
+    pub nas_identifier: String,
+    /// RADIUS Interim-Update interval (RFC 2866); a server's Acct-Interim-Interval overrides
+    /// it per session. Default 0s: none unless the server asks.
+    #[serde(default = "default_zero_time")]
+    pub radius_interim_update: Time,
+    /// UDP port for Disconnect- and CoA-Requests (RFC 5176), on every `listen` address, when
+    /// some `[[radius]]` has `incoming = true`. Default 3799.
+    #[serde(default = "default_radius_incoming_port")]
+    pub radius_incoming_port: u16,
+    /// How long a RADIUS server that did not answer is skipped. Default 30s.
+    #[serde(default = "default_radius_hold_down")]
+    pub radius_hold_down: Time,
+    /// Drop Access-Accept/Reject without a Message-Authenticator (RFC 3579; the 2024
+    /// Blast-RADIUS advice). Default no, for servers older than that.
+    #[serde(default)]
+    pub radius_require_message_authenticator: bool,
+    /// The most accounting records kept while no RADIUS server answers. Default 10000.
+    #[serde(default = "default_radius_accounting_buffer")]
+    pub radius_accounting_buffer: u32,
+}
+
+fn default_nas_identifier() -> String {
+    "iked".to_owned()
+}
+fn default_zero_time() -> Time {
+    Time(std::time::Duration::ZERO)
+}
+fn default_radius_incoming_port() -> u16 {
+    3799
+}
+fn default_radius_hold_down() -> Time {
+    Time(std::time::Duration::from_secs(30))
+}
+fn default_radius_accounting_buffer() -> u32 {
+    10_000
 }
 
 impl Default for Daemon {
@@ -553,6 +644,12 @@ impl Default for Daemon {
             replay_window: default_replay_window(),
             fragment_size: default_fragment_size(),
             transport_nat_aliases: None,
+            nas_identifier: default_nas_identifier(),
+            radius_interim_update: default_zero_time(),
+            radius_incoming_port: default_radius_incoming_port(),
+            radius_hold_down: default_radius_hold_down(),
+            radius_require_message_authenticator: false,
+            radius_accounting_buffer: default_radius_accounting_buffer(),
         }
     }
 }

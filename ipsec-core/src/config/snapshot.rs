@@ -33,6 +33,7 @@ pub struct Snapshot {
     pub(crate) mode_configs: Vec<ModeConfig>,
     pub(crate) users: Vec<User>,
     pub(crate) ip_pools: Vec<IpPool>,
+    pub(crate) radius: Vec<RadiusServer>,
     pub(crate) daemon: Daemon,
     pub(crate) warnings: Vec<Warning>,
 }
@@ -204,6 +205,18 @@ impl Snapshot {
     /// The XAuth user called `name`.
     pub fn user(&self, name: &str) -> Option<&User> {
         self.users.iter().find(|u| u.name == name)
+    }
+
+    /// The enabled RADIUS servers, in file order (failover order).
+    pub fn radius(&self) -> &[RadiusServer] {
+        &self.radius
+    }
+
+    /// Whether XAuth users of the peer called `peer` are checked with RADIUS.
+    pub fn radius_for(&self, peer: &str) -> bool {
+        self.radius
+            .iter()
+            .any(|r| r.authentication_port != 0 && r.serves(peer))
     }
 
     /// Every address pool.
@@ -574,6 +587,36 @@ pub struct User {
     pub routes: Vec<IpPrefix>,
 }
 
+/// A validated, enabled `[[radius]]` server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RadiusServer {
+    /// Free text.
+    pub comment: Option<String>,
+    /// Address.
+    pub address: IpAddr,
+    /// Shared secret (not empty).
+    pub secret: Secret,
+    /// Access-Request port, 0 for none.
+    pub authentication_port: u16,
+    /// Accounting port, 0 for none.
+    pub accounting_port: u16,
+    /// Wait for an answer this long before sending again.
+    pub timeout: Duration,
+    /// Retransmissions before the next server.
+    pub retries: u32,
+    /// The peers it serves; empty for all.
+    pub peers: Vec<String>,
+    /// Takes Disconnect/CoA requests from it.
+    pub incoming: bool,
+}
+
+impl RadiusServer {
+    /// Whether it serves the peer called `peer`.
+    pub fn serves(&self, peer: &str) -> bool {
+        self.peers.is_empty() || self.peers.iter().any(|p| p == peer)
+    }
+}
+
 /// A validated `[[ip-pool]]`: ranges that overlap no other range of any pool.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IpPool {
@@ -614,4 +657,16 @@ pub struct Daemon {
     /// Userspace dataplane: the addresses under which transport-mode clients behind a NAT
     /// appear locally, one each (see `raw::Daemon::transport_nat_aliases`).
     pub transport_nat_aliases: Option<IpPrefix>,
+    /// RADIUS NAS-Identifier.
+    pub nas_identifier: String,
+    /// RADIUS Interim-Update interval; zero for none.
+    pub radius_interim_update: Duration,
+    /// RFC 5176 port, when some server has `incoming`.
+    pub radius_incoming_port: u16,
+    /// How long a silent RADIUS server is skipped.
+    pub radius_hold_down: Duration,
+    /// Replies without Message-Authenticator are dropped.
+    pub radius_require_message_authenticator: bool,
+    /// Accounting records kept while no server answers.
+    pub radius_accounting_buffer: usize,
 }

@@ -224,6 +224,7 @@ pub(crate) fn parse(text: &str, file: &str) -> Parsed {
                 ObjectKind::ModeConfig => raw_item(item).map(|v| parsed.config.mode_config.push(v)),
                 ObjectKind::User => raw_item(item).map(|v| parsed.config.user.push(v)),
                 ObjectKind::IpPool => raw_item(item).map(|v| parsed.config.ip_pool.push(v)),
+                ObjectKind::Radius => raw_item(item).map(|v| parsed.config.radius.push(v)),
                 ObjectKind::Daemon => unreachable!("handled above"),
             };
             match ok {

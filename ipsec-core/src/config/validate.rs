@@ -11,7 +11,8 @@ use std::time::Duration;
 use super::error::{ConfigError, ErrorKind, ObjectKind, ObjectRef, Warning};
 use super::raw::{self, Config};
 use super::snapshot::{
-    Daemon, DnsServers, Dpd, IpPool, ModeConfig, Peer, Policy, PolicyGroup, Proposal, Snapshot,
+    Daemon, DnsServers, Dpd, IpPool, ModeConfig, Peer, Policy, PolicyGroup, Proposal, RadiusServer,
+    Snapshot,
     User, XauthCredentials,
 };
 use super::source::SourceMap;
@@ -297,9 +298,10 @@ pub(crate) fn validate(
         &group_exists,
         &|n| mode_config_names.contains_key(n) || failed(ObjectKind::ModeConfig, n),
         &mode_configs,
-        !config.user.is_empty(),
+        !config.user.is_empty() || !config.radius.is_empty(),
     );
     let daemon = daemon(ctx, &config.daemon);
+    let radius = radius(ctx, config);
 
     let mut snapshot = Snapshot {
         file: ctx.file.to_owned(),
@@ -311,6 +313,7 @@ pub(crate) fn validate(
         mode_configs,
         users,
         ip_pools,
+        radius,
         daemon,
         warnings: Vec::new(),
     };
@@ -632,6 +635,73 @@ fn users(ctx: &mut Ctx<'_>, config: &Config, pools: &[IpPool]) -> Vec<User> {
             address,
             routes: u.routes.clone(),
         });
+    }
+    out
+}
+
+fn radius(ctx: &mut Ctx<'_>, config: &Config) -> Vec<RadiusServer> {
+    let mut out = Vec::new();
+    for (pos, r) in config.radius.iter().enumerate() {
+        let obj = ctx.obj(ObjectKind::Radius, pos, None);
+        if r.secret.is_empty() {
+            ctx.error(
+                &obj,
+                "secret",
+                ErrorKind::MissingKey,
+                "expected a non-empty shared secret",
+            );
+        }
+        if r.authentication_port == 0 && r.accounting_port == 0 && !r.incoming {
+            ctx.warn(
+                &obj,
+                "authentication-port",
+                "no authentication, accounting or incoming: the server is not used",
+            );
+        }
+        if r.timeout.0.is_zero() {
+            ctx.error(
+                &obj,
+                "timeout",
+                ErrorKind::InvalidValue,
+                "expected a time above 0s",
+            );
+        }
+        if r.retries > 10 {
+            ctx.error(
+                &obj,
+                "retries",
+                ErrorKind::InvalidValue,
+                format!("expected 0..10, got {}", r.retries),
+            );
+        }
+        for name in &r.peers {
+            if !config.peer.iter().any(|p| &p.name == name) {
+                ctx.error(
+                    &obj,
+                    "peers",
+                    ErrorKind::UnknownReference,
+                    format!("no [[peer]] named {name:?}"),
+                );
+            }
+        }
+        if r.disabled {
+            continue;
+        }
+        out.push(RadiusServer {
+            comment: r.comment.clone(),
+            address: r.address.0,
+            secret: crate::crypto::Secret::from(r.secret.expose()),
+            authentication_port: r.authentication_port,
+            accounting_port: r.accounting_port,
+            timeout: r.timeout.0,
+            retries: r.retries,
+            peers: r.peers.clone(),
+            incoming: r.incoming,
+        });
+    }
+    if out.len() > 16 {
+        let obj = ctx.obj(ObjectKind::Radius, 16, None);
+        ctx.error(&obj, "address", ErrorKind::InvalidValue, "expected at most 16 servers");
     }
     out
 }
@@ -1354,8 +1424,39 @@ fn daemon(ctx: &mut Ctx<'_>, d: &raw::Daemon) -> Daemon {
             );
         }
     }
+    if d.nas_identifier.is_empty() || d.nas_identifier.len() > 253 {
+        ctx.error(
+            &obj,
+            "nas-identifier",
+            ErrorKind::InvalidValue,
+            "expected 1 to 253 characters",
+        );
+    }
+    if d.radius_interim_update.0 > Duration::ZERO && d.radius_interim_update.0 < Duration::from_secs(1)
+    {
+        ctx.error(
+            &obj,
+            "radius-interim-update",
+            ErrorKind::InvalidValue,
+            "expected 0s (none) or at least 1s",
+        );
+    }
+    if d.radius_accounting_buffer == 0 {
+        ctx.error(
+            &obj,
+            "radius-accounting-buffer",
+            ErrorKind::InvalidValue,
+            "expected at least 1 record",
+        );
+    }
     Daemon {
         transport_nat_aliases: d.transport_nat_aliases,
+        nas_identifier: d.nas_identifier.clone(),
+        radius_interim_update: d.radius_interim_update.0,
+        radius_incoming_port: d.radius_incoming_port,
+        radius_hold_down: d.radius_hold_down.0,
+        radius_require_message_authenticator: d.radius_require_message_authenticator,
+        radius_accounting_buffer: d.radius_accounting_buffer as usize,
         listen: d.listen.iter().map(|a| a.0).collect(),
         port: d.port,
         nat_t_port: d.nat_t_port,

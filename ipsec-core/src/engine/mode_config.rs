@@ -209,6 +209,7 @@ impl Engine {
                 .and_then(|u| u.address)
         });
         let user = e.stage.user.clone();
+        let prefix = e.stage.granted_prefix;
         let had = e.stage.address;
         let pool = mc.address_pool.as_deref().and_then(|p| config.ip_pool(p));
         let address = match had {
@@ -218,7 +219,7 @@ impl Engine {
                 .acquire(&owner, fixed, pool, pid)
                 .ok_or(Reject::NoAddress)?,
         };
-        let reply = config_attributes(&mc, address, asked, &self.options.system_dns);
+        let reply = config_attributes(&mc, address, prefix, asked, &self.options.system_dns);
         Ok((reply, address, pid, user, had.is_none()))
     }
 
@@ -279,16 +280,18 @@ impl Engine {
 fn config_attributes(
     mc: &crate::config::ModeConfig,
     address: IpAddr,
+    prefix: Option<u8>,
     asked: Option<&Attributes>,
     system_dns: &[IpAddr],
 ) -> Vec<ConfigAttribute<'static>> {
+    let prefix = prefix.unwrap_or(mc.address_prefix_length);
     let wants = |ty| asked.is_none_or(|a| a.list.iter().any(|x| x.ty == ty));
     let mut out = Vec::new();
     match address {
         IpAddr::V4(a) => {
             out.push(attr(T::InternalIp4Address, ConfigValue::Ipv4(a)));
             if wants(T::InternalIp4Netmask) {
-                let mask = Ipv4Addr::from(mask_of(mc.address_prefix_length.min(32)));
+                let mask = Ipv4Addr::from(mask_of(prefix.min(32)));
                 out.push(attr(T::InternalIp4Netmask, ConfigValue::Ipv4(mask)));
             }
         }
@@ -296,7 +299,7 @@ fn config_attributes(
             T::InternalIp6Address,
             ConfigValue::Ipv6Prefix {
                 addr: a,
-                prefix_len: mc.address_prefix_length.min(128),
+                prefix_len: prefix.min(128),
             },
         )),
     }

@@ -88,6 +88,8 @@ pub(crate) struct ConfigStage {
     pub address: Option<IpAddr>,
     /// Server: the address the XAuth verdict grants the user, if any.
     pub granted: Option<IpAddr>,
+    /// Server: the prefix length the verdict gives with it (RADIUS Framed-IP-Netmask).
+    pub granted_prefix: Option<u8>,
     /// Server: networks behind the user's client that its quick modes may name.
     pub routes: Vec<crate::config::IpPrefix>,
     /// The stage must be over by then (a client waiting for an XAuth server that never asks).
@@ -105,6 +107,7 @@ impl ConfigStage {
             user: None,
             address: None,
             granted: None,
+            granted_prefix: None,
             routes: Vec::new(),
             deadline: None,
         }

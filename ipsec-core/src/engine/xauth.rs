@@ -46,6 +46,9 @@ pub struct XauthVerdict {
     /// The address this user must get from mode-config, if the verifier says so (RADIUS
     /// Framed-IP-Address); otherwise the user's `[[user]]` address or the pool.
     pub address: Option<IpAddr>,
+    /// The prefix length mode-config sends with `address` (RADIUS Framed-IP-Netmask);
+    /// otherwise the mode-config's `address-prefix-length`.
+    pub prefix_len: Option<u8>,
     /// Networks behind the user's client that its quick modes may name as its side
     /// (RADIUS Framed-Route; `[[user]] routes`).
     pub routes: Vec<crate::config::IpPrefix>,
@@ -104,7 +107,12 @@ impl Engine {
             password.pop();
         }
         let password = Secret::new(password);
-        if self.options.xauth_external && !user.is_empty() {
+        // A peer served by a `[[radius]]` server is checked by the driver too.
+        let external = self.options.xauth_external
+            || self.ike.get(&id).and_then(|sa| sa.established()).is_some_and(|e| {
+                self.config.radius_for(&e.sa.peer_name)
+            });
+        if external && !user.is_empty() {
             let n = self.next_id();
             let Some(sa) = self.ike.get_mut(&id) else {
                 return;
@@ -139,6 +147,7 @@ impl Engine {
             XauthVerdict {
                 accept,
                 address: known.as_ref().and_then(|u| u.address),
+                prefix_len: None,
                 routes: known.map(|u| u.routes).unwrap_or_default(),
             },
         );
@@ -158,6 +167,7 @@ impl Engine {
         if verdict.accept {
             stage.xauth = XauthState::Succeeded;
             stage.granted = verdict.address;
+            stage.granted_prefix = verdict.prefix_len;
             stage.routes = verdict.routes;
             let user = stage.user.clone().unwrap_or_default();
             self.stats.xauth_succeeded += 1;
