@@ -30,6 +30,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
+use crate::aaa::net::{RadiusIn, RadiusSockets};
+use crate::aaa::{self, Aaa};
 use crate::cli::{FlushWhat, RunArgs};
 use crate::config;
 use crate::control::server::{Command, ControlSocket};
@@ -137,6 +139,7 @@ struct Channels {
     dataplane_events: mpsc::UnboundedReceiver<DpEvent>,
     commands: mpsc::Receiver<Command>,
     control: ControlSocket,
+    radius: mpsc::Receiver<RadiusIn>,
 }
 
 struct Daemon {
@@ -151,7 +154,13 @@ struct Daemon {
     vips: VirtualIps,
     /// Packets counted on each inbound SA at the last look (dead peer detection).
     inbound_packets: HashMap<u32, u64>,
+    /// RADIUS (`[[radius]]`): XAuth checks, accounting, Disconnect/CoA.
+    aaa: Option<Aaa>,
+    radius_sockets: Option<RadiusSockets>,
 }
+
+/// How long shutdown waits for RADIUS servers to take the last accounting records.
+const ACCOUNTING_FLUSH: Duration = Duration::from_secs(3);
 
 /// How often the inbound SAs' counters are read to tell the engine which peers are alive:
 /// well under any sensible `dpd-interval` (the profiles use 20 s).
@@ -271,6 +280,33 @@ impl Daemon {
             }
         }
 
+        // RADIUS.
+        let (rtx, radius) = mpsc::channel(1024);
+        let aaa = Aaa::new(Arc::clone(&config));
+        let radius_sockets = match &aaa {
+            Some(a) => {
+                let s = RadiusSockets::open(a, &d.listen, &rtx)
+                    .map_err(|e| Fatal::Start(format!("RADIUS socket: {e}")))?;
+                info!(
+                    "RADIUS: {} server(s){}",
+                    config.radius().len(),
+                    match s.incoming() {
+                        v if v.is_empty() => String::new(),
+                        v => format!(
+                            ", Disconnect/CoA on {}",
+                            v.iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    }
+                );
+                Some(s)
+            }
+            None => None,
+        };
+        drop(rtx);
+
         let driver = new_driver(Arc::clone(&config), credentials);
         if driver.state() == EngineState::NotWired {
             warn!("{}", DriverError::NotWired);
@@ -292,6 +328,8 @@ impl Daemon {
                 started: Instant::now(),
                 vips: VirtualIps::default(),
                 inbound_packets: HashMap::new(),
+                aaa,
+                radius_sockets,
             },
             Channels {
                 datagrams,
@@ -299,6 +337,7 @@ impl Daemon {
                 dataplane_events,
                 commands,
                 control,
+                radius,
             },
         ))
     }
@@ -316,11 +355,20 @@ impl Daemon {
                     None => std::future::pending().await,
                 }
             };
+            let aaa_deadline = self.aaa.as_ref().and_then(Aaa::poll_timeout);
+            let aaa_timer = async {
+                match aaa_deadline {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 Some(d) = ch.datagrams.recv() => {
                     self.driver.handle_datagram(Instant::now(), d.local, d.remote, &d.data);
                 }
                 () = timer => self.driver.handle_timeout(Instant::now()),
+                () = aaa_timer => self.aaa_timeout().await,
+                Some(r) = ch.radius.recv() => self.radius_in(r).await,
                 _ = liveness.tick() => self.esp_liveness().await,
                 Some(ev) = ch.kernel_events.recv() => self.kernel_event(ev).await,
                 Some(ev) = ch.dataplane_events.recv() => self.dataplane_event(ev),
@@ -339,6 +387,7 @@ impl Daemon {
             let _ = self.driver.terminate(Instant::now(), None);
             self.drain().await;
         }
+        self.flush_accounting(&mut ch.radius).await;
         drop(ch.control);
         // What the peers' down events did not already remove (a peer that never answered).
         match self.vips.remove_all(&mut self.dataplane).await {
@@ -375,6 +424,9 @@ impl Daemon {
         }
         self.inbound_packets = seen;
         self.driver.esp_received(Instant::now(), &alive);
+        if let Some(aaa) = &mut self.aaa {
+            aaa.counters(Instant::now(), &sa_counters(&rows));
+        }
     }
 
     /// Initiates the peers with `auto-start = true`: all of them at start; after a reload
@@ -414,14 +466,19 @@ impl Daemon {
                     DriverEvent::InstallSa(mut sa) => {
                         sa.replay_window = self.config.daemon().replay_window;
                         match self.dataplane.install_sa(&sa).await {
-                            Ok(()) => info!(
-                                "installed {} SA {:#010x} {} -> {} (peer {})",
-                                if sa.inbound { "inbound" } else { "outbound" },
-                                sa.spi,
-                                sa.src,
-                                sa.dst,
-                                sa.peer.as_deref().unwrap_or("?")
-                            ),
+                            Ok(()) => {
+                                if let (Some(aaa), Some(session)) = (&mut self.aaa, sa.session) {
+                                    aaa.sa_installed(Instant::now(), session, sa.spi, sa.inbound);
+                                }
+                                info!(
+                                    "installed {} SA {:#010x} {} -> {} (peer {})",
+                                    if sa.inbound { "inbound" } else { "outbound" },
+                                    sa.spi,
+                                    sa.src,
+                                    sa.dst,
+                                    sa.peer.as_deref().unwrap_or("?")
+                                )
+                            }
                             Err(e) => {
                                 error!(
                                     "installing SA {:#010x} {} -> {}: {e}; dropping the pair",
@@ -445,17 +502,37 @@ impl Daemon {
                         Ok(false) => debug!("SA {:#010x} not moved", m.spi),
                         Err(e) => error!("moving SA {:#010x}: {e}", m.spi),
                     },
-                    DriverEvent::DeleteSa(d) => match self.dataplane.delete_sa(&d).await {
-                        Ok(false) => debug!(
-                            "SA {:#010x} {} -> {} was not installed ({})",
-                            d.spi, d.src, d.dst, d.reason
-                        ),
-                        Ok(true) => info!(
-                            "deleted SA {:#010x} {} -> {} ({})",
-                            d.spi, d.src, d.dst, d.reason
-                        ),
-                        Err(e) => error!("deleting SA {:#010x}: {e}", d.spi),
+                    DriverEvent::DeleteSa(d) => {
+                        self.aaa_sa_deleting(d.spi).await;
+                        match self.dataplane.delete_sa(&d).await {
+                            Ok(false) => debug!(
+                                "SA {:#010x} {} -> {} was not installed ({})",
+                                d.spi, d.src, d.dst, d.reason
+                            ),
+                            Ok(true) => info!(
+                                "deleted SA {:#010x} {} -> {} ({})",
+                                d.spi, d.src, d.dst, d.reason
+                            ),
+                            Err(e) => error!("deleting SA {:#010x}: {e}", d.spi),
+                        }
+                    }
+                    DriverEvent::XauthVerify(check) => match &mut self.aaa {
+                        Some(aaa) => aaa.xauth_check(Instant::now(), *check),
+                        None => {
+                            warn!(
+                                "XAuth user {:?} of peer {:?}: no RADIUS server configured; refused",
+                                check.user, check.peer
+                            );
+                            let answer = crate::driver::XauthAnswer::default();
+                            self.driver
+                                .xauth_verdict(Instant::now(), check.request, answer);
+                        }
                     },
+                    DriverEvent::Session(ev) => {
+                        if let Some(aaa) = &mut self.aaa {
+                            aaa.session_event(Instant::now(), &ev);
+                        }
+                    }
                     DriverEvent::VirtualIp(v) => {
                         match self.vips.apply(&mut self.dataplane, &self.config, &v).await {
                             Ok(line) => info!("{line}"),
@@ -476,9 +553,122 @@ impl Daemon {
                     DriverEvent::Warn(m) => warn!("{m}"),
                 }
             }
+            if self.aaa_actions().await {
+                progress = true;
+            }
             if !progress {
                 return;
             }
+        }
+    }
+
+    /// Sends what RADIUS wants sent and carries out its actions; whether it did anything
+    /// the engine must follow up on.
+    async fn aaa_actions(&mut self) -> bool {
+        let Some(aaa) = &mut self.aaa else {
+            return false;
+        };
+        if let Some(sockets) = &self.radius_sockets {
+            for g in 0..aaa.groups() {
+                while let Some(t) = aaa.poll_transmit(g) {
+                    sockets.send(g, &t).await;
+                }
+            }
+        }
+        let actions = aaa.take_actions();
+        let mut engine = false;
+        let now = Instant::now();
+        for a in actions {
+            match a {
+                aaa::Action::Verdict { request, answer } => {
+                    self.driver.xauth_verdict(now, request, answer);
+                    engine = true;
+                }
+                aaa::Action::Terminate { session, why } => {
+                    if self.driver.terminate_session(now, session) {
+                        info!("{why}: session ended");
+                        engine = true;
+                    }
+                }
+                aaa::Action::Info(m) => info!("{m}"),
+                aaa::Action::Warn(m) => warn!("{m}"),
+            }
+        }
+        engine
+    }
+
+    /// An SA is about to be deleted: accounting takes its last counters first.
+    async fn aaa_sa_deleting(&mut self, spi: u32) {
+        if !self.aaa.as_ref().is_some_and(|a| a.tracks(spi)) {
+            return;
+        }
+        if let Ok(rows) = self.dataplane.list_sas(&*self.driver).await
+            && let Some(aaa) = &mut self.aaa
+        {
+            aaa.counters(Instant::now(), &sa_counters(&rows));
+        }
+        if let Some(aaa) = &mut self.aaa {
+            aaa.sa_deleted(spi);
+        }
+    }
+
+    /// RADIUS timers; Interim-Updates take fresh counters.
+    async fn aaa_timeout(&mut self) {
+        let now = Instant::now();
+        if self.aaa.as_ref().is_some_and(|a| a.interim_due(now))
+            && let Ok(rows) = self.dataplane.list_sas(&*self.driver).await
+            && let Some(aaa) = &mut self.aaa
+        {
+            aaa.counters(now, &sa_counters(&rows));
+        }
+        if let Some(aaa) = &mut self.aaa {
+            aaa.handle_timeout(Instant::now());
+        }
+    }
+
+    /// A datagram from a RADIUS server or a dynamic authorization client.
+    async fn radius_in(&mut self, r: RadiusIn) {
+        let Some(aaa) = &mut self.aaa else {
+            return;
+        };
+        let now = Instant::now();
+        match r.group {
+            Some(g) => aaa.handle_reply(now, g, r.from, &r.data),
+            None => {
+                if let Some(answer) = aaa.handle_incoming(now, r.from, &r.data)
+                    && let Some(s) = &self.radius_sockets
+                {
+                    s.answer(r.socket, r.from, &answer).await;
+                }
+            }
+        }
+    }
+
+    /// Shutdown: the Stop records of the sessions just ended get a few seconds to reach a
+    /// server (what does not is lost with the process, and logged).
+    async fn flush_accounting(&mut self, radius: &mut mpsc::Receiver<RadiusIn>) {
+        let deadline = tokio::time::Instant::now() + ACCOUNTING_FLUSH;
+        while self.aaa.as_ref().is_some_and(|a| a.backlog() > 0) {
+            let next = self
+                .aaa
+                .as_ref()
+                .and_then(Aaa::poll_timeout)
+                .map_or(deadline, |t| {
+                    tokio::time::Instant::from_std(t).min(deadline)
+                });
+            tokio::select! {
+                Some(r) = radius.recv() => self.radius_in(r).await,
+                () = tokio::time::sleep_until(next) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        break;
+                    }
+                    self.aaa_timeout().await;
+                }
+            }
+            self.aaa_actions().await;
+        }
+        if let Some(n) = self.aaa.as_ref().map(Aaa::backlog).filter(|n| *n > 0) {
+            warn!("{n} RADIUS accounting record(s) not acknowledged at shutdown");
         }
     }
 
@@ -625,6 +815,8 @@ impl Daemon {
                     engine: self.driver.state(),
                     listening: self.sockets.iter().map(|s| s.bound().to_string()).collect(),
                     peers,
+                    radius: self.aaa.as_ref().map(|a| a.status(now)).unwrap_or_default(),
+                    radius_accounting_backlog: self.aaa.as_ref().map(Aaa::backlog),
                 }))
             }
             Request::Sas => match self.dataplane.list_sas(&*self.driver).await {
@@ -645,9 +837,17 @@ impl Daemon {
                         .collect(),
                     Err(e) => return kernel_err(e),
                 };
+                let mut engine = self.driver.stats().unwrap_or_default();
+                if let Some(aaa) = &self.aaa {
+                    engine.extend(
+                        aaa.stats()
+                            .into_iter()
+                            .map(|(name, value)| Counter { name, value }),
+                    );
+                }
                 Response::Ok(Reply::Stats(StatsReply {
                     kernel,
-                    engine: self.driver.stats().unwrap_or_default(),
+                    engine,
                     engine_state: self.driver.state(),
                 }))
             }
@@ -790,4 +990,14 @@ async fn read_monitor(mut monitor: xfrm::Monitor, tx: mpsc::Sender<xfrm::Event>)
             }
         }
     }
+}
+
+/// The SA rows' counters as accounting takes them: (SPI, octets, packets).
+fn sa_counters(rows: &[crate::control::SaRow]) -> Vec<(u32, u64, u64)> {
+    rows.iter()
+        .filter_map(|r| {
+            let spi = u32::from_str_radix(r.spi.trim_start_matches("0x"), 16).ok()?;
+            Some((spi, r.current_bytes, r.current_packets))
+        })
+        .collect()
 }

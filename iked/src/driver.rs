@@ -67,6 +67,8 @@ pub struct SaLifetimes {
 pub struct SaInstall {
     /// The configured peer's name, when known.
     pub peer: Option<String>,
+    /// The session (one peer at one remote address) it belongs to.
+    pub session: Option<u64>,
     /// The `[[policy]]` index (from 0) it was negotiated for, if any.
     pub policy: Option<usize>,
     /// Inbound (our SPI) or outbound.
@@ -149,6 +151,75 @@ pub struct VirtualIp {
     pub split_include: Vec<xfrm::Prefix>,
 }
 
+/// An XAuth user's credentials to check (a peer served by `[[radius]]`); answered with
+/// [`IkeDriver::xauth_verdict`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct XauthCheck {
+    /// The request, for the answer.
+    pub request: u64,
+    /// The session it belongs to.
+    pub session: u64,
+    /// The configured peer's name.
+    pub peer: String,
+    /// The user name the client sent.
+    pub user: String,
+    /// The password the client sent.
+    pub password: zeroize::Zeroizing<Vec<u8>>,
+    /// Our IKE address.
+    pub local: Option<SocketAddr>,
+    /// The client's IKE address (behind a NAT: the NAT's).
+    pub remote: SocketAddr,
+}
+
+impl std::fmt::Debug for XauthCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XauthCheck")
+            .field("request", &self.request)
+            .field("session", &self.session)
+            .field("peer", &self.peer)
+            .field("user", &self.user)
+            .field("remote", &self.remote)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to an [`XauthCheck`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct XauthAnswer {
+    /// The credentials are good.
+    pub accept: bool,
+    /// The address mode-config gives the user (RADIUS Framed-IP-Address).
+    pub address: Option<IpAddr>,
+    /// Its prefix length (Framed-IP-Netmask).
+    pub prefix_len: Option<u8>,
+    /// Networks behind the client (Framed-Route).
+    pub routes: Vec<ipsec_core::config::IpPrefix>,
+}
+
+/// Why a session ended, for accounting (RFC 2866 Acct-Terminate-Cause).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// All its SAs were deleted (by the peer, or expired).
+    SasGone,
+    /// Terminated here (operator, RADIUS, timeouts).
+    Terminated,
+    /// Dead peer detection.
+    DeadPeer,
+    /// Phase 1 never completed.
+    Failed,
+}
+
+/// What accounting needs to know of a session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// The XAuth user authenticated.
+    User { session: u64, user: String },
+    /// Mode-config gave the session this address.
+    Address { session: u64, address: IpAddr },
+    /// The session is over.
+    Down { session: u64, end: SessionEnd },
+}
+
 /// What the engine asks the daemon to do or know.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DriverEvent {
@@ -169,6 +240,10 @@ pub enum DriverEvent {
         /// The address it had given.
         address: IpAddr,
     },
+    /// Check an XAuth user's credentials elsewhere (RADIUS).
+    XauthVerify(Box<XauthCheck>),
+    /// A session's user, address or end (RADIUS accounting).
+    Session(SessionEvent),
     /// Something to log at info level (peer up/down, phase 1 SAs).
     Info(String),
     /// Something to log at warn level (failed negotiations, rejected datagrams).
@@ -238,6 +313,10 @@ pub trait IkeDriver: Send {
     fn sa_state(&self, spi: u32) -> Option<SaState>;
     /// Counters, for `iked stats`.
     fn stats(&self) -> Result<Vec<Counter>, DriverError>;
+    /// The answer to a [`DriverEvent::XauthVerify`]; stale requests are ignored.
+    fn xauth_verdict(&mut self, now: Instant, request: u64, answer: XauthAnswer);
+    /// Ends one session (RADIUS Disconnect, session or idle timeout); whether it existed.
+    fn terminate_session(&mut self, now: Instant, session: u64) -> bool;
 }
 
 /// The driver of this build.
@@ -306,6 +385,10 @@ impl IkeDriver for NotWired {
     }
     fn stats(&self) -> Result<Vec<Counter>, DriverError> {
         Err(DriverError::NotWired)
+    }
+    fn xauth_verdict(&mut self, _: Instant, _: u64, _: XauthAnswer) {}
+    fn terminate_session(&mut self, _: Instant, _: u64) -> bool {
+        false
     }
 }
 
@@ -401,6 +484,16 @@ mod wired {
                 }
                 Event::PeerDown { peer, reason } => {
                     let name = self.names.remove(&peer).unwrap_or_else(|| "?".into());
+                    self.pending
+                        .push_back(DriverEvent::Session(SessionEvent::Down {
+                            session: peer.0,
+                            end: match reason {
+                                eng::DownReason::NoSasLeft => SessionEnd::SasGone,
+                                eng::DownReason::Terminated => SessionEnd::Terminated,
+                                eng::DownReason::Phase1Failed => SessionEnd::Failed,
+                                eng::DownReason::DeadPeer => SessionEnd::DeadPeer,
+                            },
+                        }));
                     if let Some((vip_peer, address)) = self.vips.remove(&peer) {
                         self.pending.push_back(DriverEvent::VirtualIpGone {
                             peer: vip_peer,
@@ -420,8 +513,8 @@ mod wired {
                     self.name(peer).unwrap_or_default()
                 )),
                 Event::InstallSa(sa) => {
-                    let peer = self.name(sa.peer);
-                    match install(&sa, peer) {
+                    let name = self.name(sa.peer);
+                    match install(&sa, name, sa.peer.0) {
                         Ok(i) => DriverEvent::InstallSa(Box::new(i)),
                         Err(why) => DriverEvent::Warn(format!(
                             "cannot install SA {:#010x} {} -> {}: {why}",
@@ -464,23 +557,57 @@ mod wired {
                     remote,
                     reason,
                 } => DriverEvent::Warn(format!("datagram {remote} -> {local} rejected: {reason}")),
-                // iked checks XAuth users against its [[user]] table (xauth_external is off).
-                Event::XauthVerify { user, remote, .. } => DriverEvent::Warn(format!(
-                    "XAuth check for {user:?} from {remote} asked of the driver; ignored"
-                )),
-                Event::UserAuthenticated { peer, user } => DriverEvent::Info(format!(
-                    "XAuth user {user:?} authenticated (peer {:?})",
-                    self.name(peer).unwrap_or_default()
-                )),
+                // Peers served by [[radius]]: the daemon asks the RADIUS servers.
+                Event::XauthVerify {
+                    request,
+                    peer,
+                    user,
+                    password,
+                    remote,
+                } => {
+                    let local = self
+                        .engine
+                        .isakmp_sas()
+                        .into_iter()
+                        .find(|sa| sa.peer == Some(peer))
+                        .map(|sa| sa.local);
+                    DriverEvent::XauthVerify(Box::new(XauthCheck {
+                        request: request.0,
+                        session: peer.0,
+                        peer: self.name(peer).unwrap_or_default(),
+                        user,
+                        password: zeroize::Zeroizing::new(password.as_bytes().to_vec()),
+                        local,
+                        remote,
+                    }))
+                }
+                Event::UserAuthenticated { peer, user } => {
+                    self.pending
+                        .push_back(DriverEvent::Session(SessionEvent::User {
+                            session: peer.0,
+                            user: user.clone(),
+                        }));
+                    DriverEvent::Info(format!(
+                        "XAuth user {user:?} authenticated (peer {:?})",
+                        self.name(peer).unwrap_or_default()
+                    ))
+                }
                 Event::AddressAssigned {
                     peer,
                     user,
                     address,
-                } => DriverEvent::Info(format!(
-                    "mode-config: {address} for {} (peer {:?})",
-                    user.as_deref().unwrap_or("the peer"),
-                    self.name(peer).unwrap_or_default()
-                )),
+                } => {
+                    self.pending
+                        .push_back(DriverEvent::Session(SessionEvent::Address {
+                            session: peer.0,
+                            address,
+                        }));
+                    DriverEvent::Info(format!(
+                        "mode-config: {address} for {} (peer {:?})",
+                        user.as_deref().unwrap_or("the peer"),
+                        self.name(peer).unwrap_or_default()
+                    ))
+                }
                 Event::ModeConfigReceived { peer, config } => self.received(peer, &config),
             })
         }
@@ -547,7 +674,11 @@ mod wired {
     }
 
     /// The engine's SA as the kernel takes it.
-    fn install(sa: &eng::InstallSa, peer: Option<String>) -> Result<SaInstall, String> {
+    fn install(
+        sa: &eng::InstallSa,
+        peer: Option<String>,
+        session: u64,
+    ) -> Result<SaInstall, String> {
         let transform = kernel_transform(&sa.transform, &sa.keys)?;
         let s = &sa.selector;
         let selector = match (ts_prefix(&s.local), ts_prefix(&s.remote)) {
@@ -562,6 +693,7 @@ mod wired {
         };
         Ok(SaInstall {
             peer,
+            session: Some(session),
             policy: sa.policy.map(|PolicyId(i)| i),
             inbound: sa.direction == eng::Direction::Inbound,
             spi: sa.spi,
@@ -819,6 +951,28 @@ mod wired {
                 }),
                 replaced: c.replaced,
             })
+        }
+
+        fn xauth_verdict(&mut self, now: Instant, request: u64, answer: XauthAnswer) {
+            self.engine.xauth_verdict(
+                now,
+                eng::XauthRequest(request),
+                eng::XauthVerdict {
+                    accept: answer.accept,
+                    address: answer.address,
+                    prefix_len: answer.prefix_len,
+                    routes: answer.routes,
+                },
+            );
+        }
+
+        fn terminate_session(&mut self, now: Instant, session: u64) -> bool {
+            let peer = PeerId(session);
+            if !self.engine.peers().iter().any(|(id, _)| *id == peer) {
+                return false;
+            }
+            self.engine.terminate(now, peer);
+            true
         }
 
         fn stats(&self) -> Result<Vec<Counter>, DriverError> {

@@ -19,6 +19,7 @@ mod export;
 mod kernel;
 mod logging;
 mod notify;
+mod aaa;
 mod table;
 mod template;
 mod udp;

@@ -157,6 +157,36 @@ fn render_status(s: &StatusReply) -> String {
     } else {
         out.push_str(&t.render());
     }
+    if !s.radius.is_empty() {
+        let mut r = Table::new(&[
+            "radius", "auth", "acct", "incoming", "peers", "state", "sent", "answered", "timeouts",
+        ]);
+        let port = |p: u16| {
+            if p == 0 {
+                "-".to_string()
+            } else {
+                p.to_string()
+            }
+        };
+        for row in &s.radius {
+            r.row(vec![
+                row.address.clone(),
+                port(row.authentication_port),
+                port(row.accounting_port),
+                if row.incoming { "yes" } else { "no" }.into(),
+                row.peers.clone(),
+                row.state.clone(),
+                row.sent.to_string(),
+                row.answered.to_string(),
+                row.timeouts.to_string(),
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&r.render());
+        if let Some(n) = s.radius_accounting_backlog {
+            out.push_str(&format!("accounting records waiting for a server: {n}\n"));
+        }
+    }
     out
 }
 

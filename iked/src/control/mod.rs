@@ -140,6 +140,12 @@ pub struct StatusReply {
     pub listening: Vec<String>,
     /// Phase 1 SAs (the manual's remote peers), empty when the engine is not wired.
     pub peers: Vec<PeerRow>,
+    /// RADIUS servers (`[[radius]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub radius: Vec<crate::aaa::RadiusRow>,
+    /// RADIUS accounting records not yet acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub radius_accounting_backlog: Option<usize>,
 }
 
 /// One phase 1 SA (the manual's `/ip ipsec remote-peers`).

@@ -12,8 +12,7 @@ use super::error::{ConfigError, ErrorKind, ObjectKind, ObjectRef, Warning};
 use super::raw::{self, Config};
 use super::snapshot::{
     Daemon, DnsServers, Dpd, IpPool, ModeConfig, Peer, Policy, PolicyGroup, Proposal, RadiusServer,
-    Snapshot,
-    User, XauthCredentials,
+    Snapshot, User, XauthCredentials,
 };
 use super::source::SourceMap;
 use super::value::{
@@ -701,7 +700,12 @@ fn radius(ctx: &mut Ctx<'_>, config: &Config) -> Vec<RadiusServer> {
     }
     if out.len() > 16 {
         let obj = ctx.obj(ObjectKind::Radius, 16, None);
-        ctx.error(&obj, "address", ErrorKind::InvalidValue, "expected at most 16 servers");
+        ctx.error(
+            &obj,
+            "address",
+            ErrorKind::InvalidValue,
+            "expected at most 16 servers",
+        );
     }
     out
 }
@@ -1432,7 +1436,8 @@ fn daemon(ctx: &mut Ctx<'_>, d: &raw::Daemon) -> Daemon {
             "expected 1 to 253 characters",
         );
     }
-    if d.radius_interim_update.0 > Duration::ZERO && d.radius_interim_update.0 < Duration::from_secs(1)
+    if d.radius_interim_update.0 > Duration::ZERO
+        && d.radius_interim_update.0 < Duration::from_secs(1)
     {
         ctx.error(
             &obj,

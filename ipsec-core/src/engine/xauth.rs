@@ -109,9 +109,11 @@ impl Engine {
         let password = Secret::new(password);
         // A peer served by a `[[radius]]` server is checked by the driver too.
         let external = self.options.xauth_external
-            || self.ike.get(&id).and_then(|sa| sa.established()).is_some_and(|e| {
-                self.config.radius_for(&e.sa.peer_name)
-            });
+            || self
+                .ike
+                .get(&id)
+                .and_then(|sa| sa.established())
+                .is_some_and(|e| self.config.radius_for(&e.sa.peer_name));
         if external && !user.is_empty() {
             let n = self.next_id();
             let Some(sa) = self.ike.get_mut(&id) else {
