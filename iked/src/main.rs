@@ -9,6 +9,7 @@
 //! - `iked status|sas|policies|stats|up|down|kill-connections|flush`: clients of the control
 //!   socket, with a table or `--json`.
 
+mod aaa;
 mod cli;
 mod config;
 mod control;
@@ -19,7 +20,6 @@ mod export;
 mod kernel;
 mod logging;
 mod notify;
-mod aaa;
 mod table;
 mod template;
 mod udp;

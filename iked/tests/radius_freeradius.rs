@@ -157,7 +157,8 @@ fn radius_server(lab: &Lab, iked: &Netns, n: u8) -> FreeRadius {
     lab.veth(iked, &ifname, &ns, "eth0").unwrap();
     iked.add_addr(&ifname, Ipv4Addr::new(198, 19, n, 1), 24)
         .unwrap();
-    ns.add_addr("eth0", Ipv4Addr::new(198, 19, n, 2), 24).unwrap();
+    ns.add_addr("eth0", Ipv4Addr::new(198, 19, n, 2), 24)
+        .unwrap();
     // iked takes Disconnect/CoA on its `listen` address.
     ns.default_route(Ipv4Addr::new(198, 19, n, 1)).unwrap();
     FreeRadius::builder(&ns)
@@ -240,7 +241,10 @@ fn radius_login_accounting_and_disconnect() {
     let a = radius_server(&lab, &nat.server, 250);
     let (_dir, d) = start_iked(
         &nat.server,
-        &iked_conf(&["198.19.250.2"], "radius-interim-update = \"2s\""),
+        &iked_conf(
+            &["198.19.250.2"],
+            "radius-interim-update = \"2s\"\nradius-require-message-authenticator = true",
+        ),
     );
     let logs = Logs(vec![&d]);
 
@@ -250,7 +254,11 @@ fn radius_login_accounting_and_disconnect() {
     wait_for(
         "iked logs the Access-Reject",
         Duration::from_secs(20),
-        || d.log_text().contains("RADIUS Access-Reject for \"alice\"").then_some(()),
+        || {
+            d.log_text()
+                .contains("RADIUS Access-Reject for \"alice\"")
+                .then_some(())
+        },
     );
     assert!(sas(&d).is_empty());
     drop(wrong);
@@ -269,7 +277,10 @@ fn radius_login_accounting_and_disconnect() {
     eprintln!("FreeRADIUS Start record: {start:?}");
     assert_eq!(start["Framed-IP-Address"], ALICE_IP);
     assert_eq!(start["NAS-Identifier"], "iked-lab");
-    assert_eq!(start["Calling-Station-Id"].split(':').next(), Some("198.18.0.254"));
+    assert_eq!(
+        start["Calling-Station-Id"].split(':').next(),
+        Some("198.18.0.254")
+    );
     assert!(start["Class"].contains("676f6c64") || start["Class"].contains("gold"));
     let session_id = start["Acct-Session-Id"].clone();
 
@@ -284,12 +295,18 @@ fn radius_login_accounting_and_disconnect() {
         .wait_accounting(
             |r| {
                 is(r, "Acct-Status-Type", "Interim-Update")
-                    && r.get("Acct-Input-Packets").and_then(|v| v.parse::<u64>().ok())
+                    && r.get("Acct-Input-Packets")
+                        .and_then(|v| v.parse::<u64>().ok())
                         == Some(in_packets)
             },
             Duration::from_secs(15),
         )
-        .unwrap_or_else(|e| panic!("no Interim-Update with {in_packets} packets: {e}\n{:?}", a.accounting()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "no Interim-Update with {in_packets} packets: {e}\n{:?}",
+                a.accounting()
+            )
+        });
     eprintln!("FreeRADIUS Interim-Update: {interim:?}");
     assert_eq!(num(&interim, "Acct-Input-Octets"), in_octets);
     assert_eq!(num(&interim, "Acct-Output-Octets"), out_octets);
@@ -323,7 +340,10 @@ fn radius_login_accounting_and_disconnect() {
         sas(&d).is_empty().then_some(())
     });
     let stop = a
-        .wait_accounting(|r| is(r, "Acct-Status-Type", "Stop"), Duration::from_secs(10))
+        .wait_accounting(
+            |r| is(r, "Acct-Status-Type", "Stop"),
+            Duration::from_secs(10),
+        )
         .expect("accounting Stop");
     eprintln!("FreeRADIUS Stop record: {stop:?}");
     assert_eq!(stop["Acct-Terminate-Cause"], "Admin-Reset");
@@ -333,6 +353,42 @@ fn radius_login_accounting_and_disconnect() {
     let status = d.client(&["status"]);
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains("198.19.250.2"), "{text}");
+
+    // Back in; a CoA-Request shortens the Session-Timeout to 2 s: the session ends then.
+    drop(c);
+    let c = client(nat.client(), "alice's password");
+    connect(&c, nat.client());
+    let coa = a
+        .radclient(
+            iked_addr,
+            "coa",
+            SECRET,
+            "User-Name = \"alice\"\nSession-Timeout = 2\n",
+        )
+        .unwrap();
+    assert!(coa.stdout.contains("CoA-ACK"), "{coa:?}");
+    let unsupported = a
+        .radclient(
+            iked_addr,
+            "coa",
+            SECRET,
+            "User-Name = \"alice\"\nFilter-Id = \"x\"\n",
+        )
+        .unwrap();
+    assert!(unsupported.stdout.contains("CoA-NAK"), "{unsupported:?}");
+    let stop = a
+        .wait_accounting(
+            |r| {
+                is(r, "Acct-Status-Type", "Stop")
+                    && is(r, "Acct-Terminate-Cause", "Session-Timeout")
+            },
+            Duration::from_secs(10),
+        )
+        .expect("Stop after the Session-Timeout from the CoA");
+    assert_ne!(stop["Acct-Session-Id"], session_id);
+    wait_for("the SAs are gone", Duration::from_secs(10), || {
+        sas(&d).is_empty().then_some(())
+    });
     drop(logs);
 }
 
@@ -344,7 +400,10 @@ fn radius_failover_and_buffered_accounting() {
     let nat = lab.nat().unwrap();
     let mut a = radius_server(&lab, &nat.server, 250);
     let mut b = radius_server(&lab, &nat.server, 251);
-    let (_dir, d) = start_iked(&nat.server, &iked_conf(&["198.19.250.2", "198.19.251.2"], ""));
+    let (_dir, d) = start_iked(
+        &nat.server,
+        &iked_conf(&["198.19.250.2", "198.19.251.2"], ""),
+    );
     let logs = Logs(vec![&d]);
 
     // A is down: B authenticates and takes the Start.
@@ -357,8 +416,11 @@ fn radius_failover_and_buffered_accounting() {
         "{log}"
     );
     assert!(log.contains("198.19.250.2 does not answer"), "{log}");
-    b.wait_accounting(|r| is(r, "Acct-Status-Type", "Start"), Duration::from_secs(10))
-        .expect("Start at B");
+    b.wait_accounting(
+        |r| is(r, "Acct-Status-Type", "Start"),
+        Duration::from_secs(10),
+    )
+    .expect("Start at B");
 
     // Both down: the session ends; its Stop waits in iked's buffer.
     b.stop();
@@ -376,7 +438,10 @@ fn radius_failover_and_buffered_accounting() {
     // A is back: the Stop arrives, late and saying so.
     a.restart().unwrap();
     let stop = a
-        .wait_accounting(|r| is(r, "Acct-Status-Type", "Stop"), Duration::from_secs(20))
+        .wait_accounting(
+            |r| is(r, "Acct-Status-Type", "Stop"),
+            Duration::from_secs(20),
+        )
         .expect("buffered Stop at A");
     eprintln!("FreeRADIUS Stop after the outage: {stop:?}");
     assert!(num(&stop, "Acct-Delay-Time") >= 3);

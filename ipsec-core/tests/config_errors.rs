@@ -888,3 +888,31 @@ fn replay_window_is_bounded() {
     let default = Config::from_toml_str("", "site.toml").unwrap();
     assert_eq!(default.daemon().replay_window, 64);
 }
+
+#[test]
+fn radius_servers_are_checked() {
+    let e = messages(
+        r#"
+[[radius]]
+address = "198.19.250.2"
+peers = ["nobody"]
+timeout = "0s"
+retries = 11
+"#,
+    );
+    let all = e.join("\n");
+    assert!(all.contains("secret"), "{all}");
+    assert!(all.contains("no [[peer]] named \"nobody\""), "{all}");
+    assert!(all.contains("timeout"), "{all}");
+    assert!(all.contains("expected 0..10, got 11"), "{all}");
+    assert!(all.contains("radius #1"), "{all}");
+    let ok = Config::from_toml_str(
+        "[[radius]]\naddress = \"198.19.250.2\"\nsecret = \"s\"\n[daemon]\nnas-identifier = \"hq\"\n",
+        "t",
+    )
+    .unwrap();
+    assert_eq!(ok.radius()[0].authentication_port, 1812);
+    assert_eq!(ok.radius()[0].accounting_port, 1813);
+    assert!(ok.radius_for("any-peer"));
+    assert_eq!(ok.daemon().nas_identifier, "hq");
+}

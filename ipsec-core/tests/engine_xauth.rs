@@ -543,3 +543,50 @@ fn a_mobile_unit_brings_its_routed_network() {
         }
     }
 }
+
+/// A peer served by a `[[radius]]` server: its users go to the driver without
+/// `xauth_external`, and the verdict's prefix length (Framed-IP-Netmask) is what the client
+/// receives.
+#[test]
+fn a_peer_served_by_radius_asks_the_driver() {
+    let mut sim = Sim::new(12);
+    let c = Config::from_toml_str(&client("main", "dave", "pw"), "client").unwrap();
+    let gw = format!(
+        "{}\n[[radius]]\naddress = \"198.19.250.2\"\nsecret = \"s\"\npeers = [\"rw\"]\n",
+        gateway("main")
+    );
+    let g = Config::from_toml_str(&gw, "gw").unwrap();
+    assert!(g.radius_for("rw"));
+    sim.add("client", A, Arc::new(c), EngineOptions::default());
+    sim.add("gw", B, Arc::new(g), EngineOptions::default());
+    let now = sim.now;
+    sim.nodes[0].engine.initiate(now, "gw").unwrap();
+    let asked = |s: &Sim| {
+        s.nodes[1].events.iter().find_map(|e| match e {
+            Event::XauthVerify { request, user, .. } => Some((*request, user.clone())),
+            _ => None,
+        })
+    };
+    assert!(sim.run_until(Duration::from_secs(10), |s| asked(s).is_some()));
+    let (request, user) = asked(&sim).unwrap();
+    assert_eq!(user, "dave", "not in [[user]]: only RADIUS knows dave");
+    let now = sim.now;
+    sim.nodes[1].engine.xauth_verdict(
+        now,
+        request,
+        XauthVerdict {
+            accept: true,
+            address: Some(ip("100.64.9.78")),
+            prefix_len: Some(28),
+            ..XauthVerdict::default()
+        },
+    );
+    assert!(sim.run_until(Duration::from_secs(10), established));
+    let received = sim.nodes[0].events.iter().find_map(|e| match e {
+        Event::ModeConfigReceived { config, .. } => Some(config.clone()),
+        _ => None,
+    });
+    let received = received.expect("mode-config received");
+    assert_eq!(received.address, Some(ip("100.64.9.78")));
+    assert_eq!(received.prefix_len, Some(28));
+}

@@ -51,7 +51,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub use charon::{CHARON_PACKAGES, Charon, CharonBuilder};
-pub use freeradius::{FREERADIUS_PACKAGES, FreeRadius};
+pub use freeradius::{FREERADIUS_PACKAGES, FreeRadius, FreeRadiusBuilder};
 pub use ike_scan::{IkeScan, ScanMode, ScanOutcome, ScanResult};
 pub use netns::{IfAddr, Nat, Netns, Swept, TwoHosts, sweep_stale};
 pub use packages::ensure_packages;
