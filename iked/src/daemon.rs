@@ -780,6 +780,12 @@ impl Daemon {
         if old.dataplane != cur.dataplane {
             warn!("[daemon] dataplane takes effect at the next start");
         }
+        if self.config.radius() != new.radius()
+            || old.radius_incoming_port != cur.radius_incoming_port
+            || old.nas_identifier != cur.nas_identifier
+        {
+            warn!("[[radius]] and the [daemon] RADIUS settings take effect at the next start");
+        }
         if self.args.log_level.is_none() {
             self.log.set(logging::from_config(cur.log_level));
         }
