@@ -397,7 +397,7 @@ pub use wired::EngineDriver;
 
 #[cfg(feature = "engine")]
 mod wired {
-    use std::collections::{BTreeMap, VecDeque};
+    use std::collections::{BTreeMap, HashMap, VecDeque};
 
     use ipsec_core::config::IpPrefix;
     use ipsec_core::crypto::esp::{EspEncryption, EspIntegrity, EspKeys, EspTransform};
@@ -459,12 +459,7 @@ mod wired {
             if let Some(n) = self.names.get(&peer) {
                 return Some(n.clone());
             }
-            let found = self
-                .engine
-                .peers()
-                .into_iter()
-                .find(|(id, _)| *id == peer)
-                .map(|(_, n)| n);
+            let found = self.engine.peer_name(peer).map(str::to_owned);
             if let Some(n) = &found {
                 self.names.insert(peer, n.clone());
             }
@@ -891,7 +886,11 @@ mod wired {
         }
 
         fn peers(&self, now: Instant) -> Result<Vec<PeerRow>, DriverError> {
-            let children = self.engine.ipsec_sas();
+            // Counted once, not per ISAKMP SA: a listing of 100,000 peers stays O(n).
+            let mut children: HashMap<PeerId, usize> = HashMap::new();
+            for c in self.engine.ipsec_sas() {
+                *children.entry(c.peer).or_default() += 1;
+            }
             Ok(self
                 .engine
                 .isakmp_sas()
@@ -930,7 +929,7 @@ mod wired {
                     cookies: cookies(&sa.spi),
                     ph2_total: sa
                         .peer
-                        .map_or(0, |p| children.iter().filter(|c| c.peer == p).count()),
+                        .map_or(0, |p| children.get(&p).copied().unwrap_or(0)),
                 })
                 .collect())
         }
@@ -942,13 +941,11 @@ mod wired {
                 .into_iter()
                 .find(|c| c.inbound_spi == spi || c.outbound_spi == spi)?;
             Some(SaState {
-                peer: self.names.get(&c.peer).cloned().or_else(|| {
-                    self.engine
-                        .peers()
-                        .into_iter()
-                        .find(|(id, _)| *id == c.peer)
-                        .map(|(_, n)| n)
-                }),
+                peer: self
+                    .names
+                    .get(&c.peer)
+                    .cloned()
+                    .or_else(|| self.engine.peer_name(c.peer).map(str::to_owned)),
                 replaced: c.replaced,
             })
         }
@@ -968,7 +965,7 @@ mod wired {
 
         fn terminate_session(&mut self, now: Instant, session: u64) -> bool {
             let peer = PeerId(session);
-            if !self.engine.peers().iter().any(|(id, _)| *id == peer) {
+            if self.engine.peer_name(peer).is_none() {
                 return false;
             }
             self.engine.terminate(now, peer);

@@ -20,6 +20,9 @@ use nix::sys::socket::{
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
+/// Receive buffer of the IKE sockets (bytes).
+const IKE_RECEIVE_BUFFER: usize = 4 << 20;
+
 /// Largest IKE datagram we read; longer ones are truncated and the engine rejects them.
 pub const MAX_DATAGRAM: usize = 65_535;
 
@@ -78,6 +81,12 @@ impl IkeSocket {
             None,
         )
         .map_err(io("socket"))?;
+        // Thousands of clients connecting at once send bursts that overflow the default
+        // 208 KiB buffer while the engine is busy with a DH (the clients then wait a whole
+        // retransmission interval). As root, past net.core.rmem_max; else what it allows.
+        if socket::setsockopt(&fd, sockopt::RcvBufForce, &IKE_RECEIVE_BUFFER).is_err() {
+            let _ = socket::setsockopt(&fd, sockopt::RcvBuf, &IKE_RECEIVE_BUFFER);
+        }
         match addr {
             SocketAddr::V4(a) => {
                 socket::setsockopt(&fd, sockopt::Ipv4PacketInfo, &true)

@@ -116,6 +116,8 @@ pub struct Userspace {
     spd: Arc<Spd>,
     /// Policies made for SAs without a configured one: selector → (id, SAs using it).
     generated: HashMap<Selector, (EntryId, Entry, usize)>,
+    /// The selector of each generated entry.
+    generated_ids: HashMap<EntryId, Selector>,
     next_generated: u32,
     sas: BTreeMap<u32, SaMeta>,
     /// Mode-config client: virtual address and split-include networks, by peer name.
@@ -225,6 +227,7 @@ impl Userspace {
             totals,
             spd: Arc::new(Spd::default()),
             generated: HashMap::new(),
+            generated_ids: HashMap::new(),
             next_generated: 1,
             sas: BTreeMap::new(),
             virtual_ips: BTreeMap::new(),
@@ -253,7 +256,7 @@ impl Userspace {
     pub async fn apply_policies(&mut self, config: &Snapshot) -> (PolicyChanges, Vec<String>) {
         self.aliases
             .set_prefix(config.daemon().transport_nat_aliases);
-        let generated: Vec<Entry> = self.generated.values().map(|(_, e, _)| e.clone()).collect();
+        let generated: Vec<Entry> = self.generated.values().map(|(_, e, _)| *e).collect();
         let (spd, mut problems) = Spd::build(config, &generated);
         let mut c = PolicyChanges::default();
         for e in spd.entries() {
@@ -301,7 +304,7 @@ impl Userspace {
         self.virtual_ips
             .values()
             .map(|(vip, split)| {
-                let nets = virtual_ip::tunnelled_nets(self.spd.entries(), *vip, split);
+                let nets = virtual_ip::tunnelled_nets(&self.spd.entries(), *vip, split);
                 (*vip, nets)
             })
             .collect()
@@ -334,7 +337,7 @@ impl Userspace {
         };
         self.virtual_ips
             .insert(peer.to_string(), (address, split_include.to_vec()));
-        let nets = virtual_ip::tunnelled_nets(self.spd.entries(), address, split_include);
+        let nets = virtual_ip::tunnelled_nets(&self.spd.entries(), address, split_include);
         self.rebuild_spd().await;
         Ok((lo, added, nets))
     }
@@ -409,21 +412,28 @@ impl Userspace {
                 .then_some(if sa.inbound { sa.src } else { sa.dst }),
         };
         self.generated.insert(sel, (id, entry, 1));
-        self.rebuild_spd().await;
+        self.generated_ids.insert(id, sel);
+        self.spd.insert_generated(entry);
+        if self.virtual_ips.is_empty() {
+            // One route for the new policy (not a rebuild of them all: that is O(tunnels)).
+            if let Err(p) = self
+                .routing
+                .add_route_to(entry.selector.src, entry.selector.dst)
+                .await
+            {
+                tracing::warn!("{p}");
+            }
+        } else {
+            // A mode-config client's routes take its virtual address as source.
+            self.rebuild_spd().await;
+        }
         Ok(Some(id))
     }
 
     async fn rebuild_spd(&mut self) {
-        let mut entries: Vec<Entry> = self
-            .spd
-            .entries()
-            .iter()
-            .filter(|e| matches!(e.id, EntryId::Config(_)))
-            .cloned()
-            .collect();
-        entries.extend(self.generated.values().map(|(_, e, _)| e.clone()));
-        entries.sort_by_key(|e| e.priority);
-        for p in self.install_spd(Spd::from_entries(entries)).await {
+        let configured = self.spd.configured().to_vec();
+        let spd = Spd::new(configured, self.generated.values().map(|(_, e, _)| *e));
+        for p in self.install_spd(spd).await {
             tracing::warn!("{p}");
         }
     }
@@ -432,20 +442,25 @@ impl Userspace {
         let Some(id @ EntryId::Generated(_)) = id else {
             return;
         };
-        let Some(sel) = self
-            .generated
-            .iter()
-            .find(|(_, (g, _, _))| *g == id)
-            .map(|(s, _)| *s)
-        else {
+        let Some(sel) = self.generated_ids.get(&id).copied() else {
             return;
         };
-        if let Some((_, _, n)) = self.generated.get_mut(&sel) {
-            *n -= 1;
-            if *n == 0 {
-                self.generated.remove(&sel);
-                self.rebuild_spd().await;
-            }
+        let Some((_, _, n)) = self.generated.get_mut(&sel) else {
+            return;
+        };
+        *n -= 1;
+        if *n > 0 {
+            return;
+        }
+        self.generated.remove(&sel);
+        self.generated_ids.remove(&id);
+        self.spd.remove_generated(id);
+        if !self.virtual_ips.is_empty() {
+            self.rebuild_spd().await;
+        } else if !self.spd.routes_to(sel.dst, None)
+            && let Err(p) = self.routing.remove_route_to(sel.dst).await
+        {
+            tracing::warn!("{p}");
         }
     }
 

@@ -11,6 +11,7 @@
 //! that go to it. Routes and rules carry the owner's rtnetlink protocol (158): shutdown
 //! removes them, and the next start removes what a killed run left.
 
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -117,7 +118,10 @@ pub struct Routing {
     rules_conn: tokio::task::JoinHandle<()>,
     protocol: u8,
     tun_index: u32,
-    installed: Vec<RouteConfig>,
+    /// Our routes, by destination (one each).
+    installed: HashMap<Prefix, RouteConfig>,
+    /// Our addresses as of the last [`Routing::set_routes`] (preferred sources).
+    ours: Vec<IpAddr>,
 }
 
 impl Drop for Routing {
@@ -157,7 +161,8 @@ impl Routing {
             rules_conn,
             protocol: owner.rt_protocol,
             tun_index,
-            installed: Vec::new(),
+            installed: HashMap::new(),
+            ours: Vec::new(),
         };
         let (routes, _) = r
             .net
@@ -254,44 +259,43 @@ impl Routing {
         virtual_ips: &[(IpAddr, Vec<Prefix>)],
     ) -> Vec<String> {
         let mut problems = Vec::new();
-        let ours: Vec<IpAddr> = match self.net.addresses(None).await {
+        self.ours = match self.net.addresses(None).await {
             Ok(v) => v.into_iter().map(|a| a.addr).collect(),
             Err(e) => {
                 problems.push(format!("listing addresses: {e}"));
                 Vec::new()
             }
         };
+        // Sets and maps, not list scans: with 100,000 road warriors there are as many routes.
         let mut wanted: Vec<RouteConfig> = Vec::new();
+        let mut by_dst: HashMap<Prefix, usize> = HashMap::new();
         for (src, dst) in dsts {
-            let mut r = RouteConfig::new(*dst);
-            r.oif = Some(self.tun_index);
-            r.table = Some(TABLE);
-            r.pref_src = ours
-                .iter()
-                .copied()
-                .find(|a| src.contains(*a) && !src.is_any() && a.is_ipv4() == dst.addr().is_ipv4());
-            if !wanted.iter().any(|w| w.dst == r.dst) {
-                wanted.push(r);
+            if by_dst.contains_key(dst) {
+                continue;
             }
+            by_dst.insert(*dst, wanted.len());
+            wanted.push(self.route(*src, *dst));
         }
         for (vip, nets) in virtual_ips {
             for net in nets {
                 for r in wanted.iter_mut().filter(|r| covers(net, &r.dst)) {
                     r.pref_src = Some(*vip);
                 }
-                if !wanted.iter().any(|w| w.dst == *net) {
+                if !by_dst.contains_key(net) {
                     let mut r = RouteConfig::new(*net);
                     r.oif = Some(self.tun_index);
                     r.table = Some(TABLE);
                     r.pref_src = Some(*vip);
+                    by_dst.insert(*net, wanted.len());
                     wanted.push(r);
                 }
             }
         }
+        let keep: HashSet<RouteConfig> = wanted.iter().copied().collect();
         let stale: Vec<RouteConfig> = self
             .installed
-            .iter()
-            .filter(|r| !wanted.contains(r))
+            .values()
+            .filter(|r| !keep.contains(r))
             .copied()
             .collect();
         for r in stale {
@@ -301,19 +305,68 @@ impl Routing {
             {
                 problems.push(format!("removing route {}: {e}", r.dst));
             }
-            self.installed.retain(|x| *x != r);
+            self.installed.remove(&r.dst);
         }
         for r in wanted {
-            if self.installed.contains(&r) {
-                continue;
-            }
-            match self.net.add_route(&r).await {
-                Ok(()) => self.installed.push(r),
-                Err(e) if e.is_exists() => self.installed.push(r),
-                Err(e) => problems.push(format!("route {} into {TUN_NAME}: {e}", r.dst)),
+            if let Err(p) = self.install(r).await {
+                problems.push(p);
             }
         }
         problems
+    }
+
+    /// The route into the TUN for a policy from `src` to `dst`: with one of our addresses
+    /// inside `src` as preferred source, so that locally generated traffic matches the policy.
+    fn route(&self, src: Prefix, dst: Prefix) -> RouteConfig {
+        let mut r = RouteConfig::new(dst);
+        r.oif = Some(self.tun_index);
+        r.table = Some(TABLE);
+        r.pref_src = self
+            .ours
+            .iter()
+            .copied()
+            .find(|a| src.contains(*a) && !src.is_any() && a.is_ipv4() == dst.addr().is_ipv4());
+        r
+    }
+
+    async fn install(&mut self, r: RouteConfig) -> Result<(), String> {
+        if self.installed.get(&r.dst) == Some(&r) {
+            return Ok(());
+        }
+        match self.net.add_route(&r).await {
+            Ok(()) => {
+                self.installed.insert(r.dst, r);
+                Ok(())
+            }
+            Err(e) if e.is_exists() => {
+                self.installed.insert(r.dst, r);
+                Ok(())
+            }
+            Err(e) => Err(format!("route {} into {TUN_NAME}: {e}", r.dst)),
+        }
+    }
+
+    /// Adds the route of one more policy (a generated one), with the addresses known at the
+    /// last [`Routing::set_routes`]. Nothing happens if a route to `dst` is there.
+    pub async fn add_route_to(&mut self, src: Prefix, dst: Prefix) -> Result<(), String> {
+        if self.installed.contains_key(&dst) {
+            return Ok(());
+        }
+        let r = self.route(src, dst);
+        self.install(r).await
+    }
+
+    /// Removes our routes to `dst` (its last policy is gone).
+    pub async fn remove_route_to(&mut self, dst: Prefix) -> Result<(), String> {
+        let Some(r) = self.installed.remove(&dst) else {
+            return Ok(());
+        };
+        match self.net.del_route(&r).await {
+            Err(e) if !e.is_not_found() && e.errno() != Some(libc::ESRCH) => {
+                Err(format!("removing route {}: {e}", r.dst))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Forgets the routes we installed that the kernel no longer has, so that the next
@@ -335,7 +388,7 @@ impl Routing {
             );
         }
         let before = self.installed.len();
-        self.installed.retain(|r| {
+        self.installed.retain(|_, r| {
             present
                 .iter()
                 .any(|p| p.dst == r.dst && p.oif == r.oif && p.pref_src == r.pref_src)

@@ -3,10 +3,20 @@
 //! The configuration's policies in the order the kernel path matches them (larger `priority`
 //! first, file order among equals: [`crate::kernel::kernel_priority`]), plus policies made
 //! for SAs that no configured policy covers (a peer's `generate-policy`). The workers hold
-//! an immutable snapshot (`Arc<Spd>`) and get a new one when it changes: no lock on the
-//! packet path.
+//! a snapshot (`Arc<Spd>`) of the configured policies and get a new one when they change (no
+//! lock for them on the packet path).
+//!
+//! Generated policies come and go with every road warrior, so they are not in the snapshot:
+//! they live in one index ([`Generated`]) that every snapshot shares and the control side
+//! updates in place, under a read-write lock that the workers take for reading. A road
+//! warrior's generated policy has its virtual address as a host destination, so the index
+//! finds it by that address: adding, removing and matching cost O(1) with 100,000 tunnels.
+//! (The first version copied the whole SPD and re-checked every route for each new tunnel:
+//! set-up slowed to 147 tunnels/s at 5,000 tunnels, 97 % of the time in that copy.)
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
 
 use ipsec_core::config::{IpsecProtocol, Policy, PolicyAction, PortSpec, Snapshot};
 use xfrm::Prefix;
@@ -87,7 +97,7 @@ pub enum Action {
 }
 
 /// One policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
     /// Which one.
     pub id: EntryId,
@@ -105,10 +115,81 @@ pub struct Entry {
     pub sa_dst: Option<IpAddr>,
 }
 
-/// The policies, in match order.
+/// The policies, in match order: the configured ones with the generated ones among them
+/// where their priority puts them.
 #[derive(Debug, Clone, Default)]
 pub struct Spd {
-    entries: Vec<Entry>,
+    /// Configured policies in match order.
+    configured: Vec<Entry>,
+    /// The generated policies go before `configured[generated_at]`.
+    generated_at: usize,
+    generated: Arc<Generated>,
+}
+
+/// The generated policies, shared by every [`Spd`] snapshot built from the same set.
+#[derive(Debug, Default)]
+pub struct Generated(RwLock<GeneratedIndex>);
+
+#[derive(Debug, Default)]
+struct GeneratedIndex {
+    by_id: HashMap<EntryId, Entry>,
+    /// Entries whose destination is one host, by that host.
+    by_host: HashMap<IpAddr, Vec<EntryId>>,
+    /// The others, in insertion order.
+    other: Vec<EntryId>,
+}
+
+impl GeneratedIndex {
+    fn host(e: &Entry) -> Option<IpAddr> {
+        let d = e.selector.dst;
+        let full = if d.addr().is_ipv4() { 32 } else { 128 };
+        (d.prefix_len() == full).then(|| d.addr())
+    }
+
+    fn insert(&mut self, e: Entry) {
+        if self.by_id.insert(e.id, e).is_some() {
+            self.unlink(&e);
+        }
+        match Self::host(&e) {
+            Some(h) => self.by_host.entry(h).or_default().push(e.id),
+            None => self.other.push(e.id),
+        }
+    }
+
+    fn unlink(&mut self, e: &Entry) {
+        match Self::host(e) {
+            Some(h) => {
+                if let Some(v) = self.by_host.get_mut(&h) {
+                    v.retain(|i| *i != e.id);
+                    if v.is_empty() {
+                        self.by_host.remove(&h);
+                    }
+                }
+            }
+            None => self.other.retain(|i| *i != e.id),
+        }
+    }
+
+    fn lookup_out(&self, f: &Flow) -> Option<Entry> {
+        let hosts = self.by_host.get(&f.dst).into_iter().flatten();
+        hosts
+            .chain(self.other.iter())
+            .filter_map(|id| self.by_id.get(id))
+            .find(|e| e.selector.matches_out(f))
+            .copied()
+    }
+}
+
+impl Generated {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, GeneratedIndex> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way that
+        // matters (each update is one insert or removal): keep serving.
+        self.0.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, GeneratedIndex> {
+        self.0.write().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 fn prefix(p: &ipsec_core::config::IpPrefix) -> Option<Prefix> {
@@ -169,31 +250,102 @@ impl Spd {
                 Err(why) => problems.push(format!("policy #{}: {why}", p.index + 1)),
             }
         }
-        entries.extend(generated.iter().cloned());
-        // Stable: equal priorities keep file order, generated ones last.
-        entries.sort_by_key(|e| e.priority);
-        (Spd { entries }, problems)
+        (Spd::new(entries, generated.iter().copied()), problems)
     }
 
-    /// From entries already in match order.
-    pub fn from_entries(entries: Vec<Entry>) -> Self {
-        Spd { entries }
+    /// Configured entries (sorted here, stably: equal priorities keep their order) and
+    /// generated ones.
+    pub fn new(mut configured: Vec<Entry>, generated: impl IntoIterator<Item = Entry>) -> Self {
+        configured.retain(|e| matches!(e.id, EntryId::Config(_)));
+        configured.sort_by_key(|e| e.priority);
+        // Generated entries come after configured ones of equal priority.
+        let g = generated_priority();
+        let generated_at = configured.partition_point(|e| e.priority <= g);
+        let mut index = GeneratedIndex::default();
+        for e in generated {
+            index.insert(e);
+        }
+        Spd {
+            configured,
+            generated_at,
+            generated: Arc::new(Generated(RwLock::new(index))),
+        }
     }
 
-    /// Every entry, in match order.
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries
+    /// Adds a generated entry; every snapshot sharing this set sees it at once.
+    pub fn insert_generated(&self, e: Entry) {
+        self.generated.write().insert(e);
+    }
+
+    /// Removes a generated entry.
+    pub fn remove_generated(&self, id: EntryId) -> Option<Entry> {
+        let mut g = self.generated.write();
+        let e = g.by_id.remove(&id)?;
+        g.unlink(&e);
+        Some(e)
+    }
+
+    /// The configured entries, in match order.
+    pub fn configured(&self) -> &[Entry] {
+        &self.configured
+    }
+
+    /// Every entry, in match order (generated ones by id among themselves); a copy, for
+    /// listings and rebuilds, not for the packet path.
+    pub fn entries(&self) -> Vec<Entry> {
+        let g = self.generated.read();
+        let mut generated: Vec<Entry> = g.by_id.values().copied().collect();
+        generated.sort_by_key(|e| e.id);
+        let mut out = Vec::with_capacity(self.configured.len() + generated.len());
+        out.extend_from_slice(&self.configured[..self.generated_at]);
+        out.extend(generated);
+        out.extend_from_slice(&self.configured[self.generated_at..]);
+        out
     }
 
     /// The first policy matching a packet we send (RFC 4301 §5.1: the first match wins).
-    pub fn lookup_out(&self, f: &Flow) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.selector.matches_out(f))
+    pub fn lookup_out(&self, f: &Flow) -> Option<Entry> {
+        let (before, after) = self.configured.split_at(self.generated_at);
+        if let Some(e) = before.iter().find(|e| e.selector.matches_out(f)) {
+            return Some(*e);
+        }
+        if let Some(e) = self.generated.read().lookup_out(f) {
+            return Some(e);
+        }
+        after.iter().find(|e| e.selector.matches_out(f)).copied()
     }
 
     /// The entry with this id.
-    pub fn get(&self, id: EntryId) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.id == id)
+    pub fn get(&self, id: EntryId) -> Option<Entry> {
+        match id {
+            EntryId::Config(_) => self.configured.iter().find(|e| e.id == id).copied(),
+            EntryId::Generated(_) => self.generated.read().by_id.get(&id).copied(),
+        }
     }
+
+    /// Whether an encrypt entry other than `except` has the destination `dst` (its route
+    /// into the TUN is still needed).
+    pub fn routes_to(&self, dst: Prefix, except: Option<EntryId>) -> bool {
+        let encrypt = |e: &Entry| {
+            matches!(e.action, Action::Encrypt { .. })
+                && e.selector.dst == dst
+                && Some(e.id) != except
+        };
+        if self.configured.iter().any(encrypt) {
+            return true;
+        }
+        let g = self.generated.read();
+        let ids = g.by_host.get(&dst.addr()).into_iter().flatten();
+        ids.chain(g.other.iter())
+            .filter_map(|id| g.by_id.get(id))
+            .any(encrypt)
+    }
+}
+
+/// The priority of generated entries (that of a configured policy with the default
+/// `priority`, first in the file).
+fn generated_priority() -> u32 {
+    crate::kernel::kernel_priority(0, 0)
 }
 
 #[cfg(test)]

@@ -126,7 +126,7 @@ impl VirtualIps {
                     return Err("no rtnetlink connection".into());
                 };
                 let (spd, _) = Spd::build(config, &[]);
-                let nets = tunnelled_nets(spd.entries(), v.address, &v.split_include);
+                let nets = tunnelled_nets(&spd.entries(), v.address, &v.split_include);
                 let applied = kernel_apply(net, v.address, &nets).await?;
                 (applied, nets, LOOPBACK)
             }

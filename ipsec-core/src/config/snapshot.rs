@@ -32,6 +32,8 @@ pub struct Snapshot {
     pub(crate) policy_groups: Vec<PolicyGroup>,
     pub(crate) mode_configs: Vec<ModeConfig>,
     pub(crate) users: Vec<User>,
+    /// User name → index in `users`, built by the first [`Snapshot::user`].
+    pub(crate) user_index: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
     pub(crate) ip_pools: Vec<IpPool>,
     pub(crate) radius: Vec<RadiusServer>,
     pub(crate) daemon: Daemon,
@@ -204,7 +206,16 @@ impl Snapshot {
 
     /// The XAuth user called `name`.
     pub fn user(&self, name: &str) -> Option<&User> {
-        self.users.iter().find(|u| u.name == name)
+        // Indexed on first use: a concentrator may have 100,000 users, and a linear search
+        // per XAuth login was a visible part of its set-up time.
+        let index = self.user_index.get_or_init(|| {
+            let mut m = std::collections::HashMap::with_capacity(self.users.len());
+            for (i, u) in self.users.iter().enumerate() {
+                m.entry(u.name.clone()).or_insert(i);
+            }
+            m
+        });
+        index.get(name).and_then(|&i| self.users.get(i))
     }
 
     /// The enabled RADIUS servers, in file order (failover order).

@@ -311,6 +311,7 @@ pub(crate) fn validate(
         policy_groups,
         mode_configs,
         users,
+        user_index: std::sync::OnceLock::new(),
         ip_pools,
         radius,
         daemon,

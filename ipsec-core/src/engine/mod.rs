@@ -447,6 +447,11 @@ impl Engine {
             .collect()
     }
 
+    /// The configured name of one peer session (O(log n), unlike [`Engine::peers`]).
+    pub fn peer_name(&self, peer: PeerId) -> Option<&str> {
+        self.peers.get(&peer).map(|s| s.name.as_str())
+    }
+
     /// The peers with at least one SA or negotiation.
     pub fn peers(&self) -> Vec<(PeerId, String)> {
         self.peers
