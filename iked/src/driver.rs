@@ -990,6 +990,7 @@ mod wired {
                 c("phase1-started", s.phase1_started),
                 c("phase1-established", s.phase1_established),
                 c("phase1-failed", s.phase1_failed),
+                c("half-open-evicted", s.half_open_evicted),
                 c("phase2-started", s.phase2_started),
                 c("phase2-established", s.phase2_established),
                 c("phase2-failed", s.phase2_failed),

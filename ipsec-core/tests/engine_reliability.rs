@@ -204,7 +204,7 @@ fn quick_mode_timeout_is_reported_and_phase_1_stays() {
 }
 
 #[test]
-fn half_open_negotiations_are_capped() {
+fn half_open_negotiations_are_capped_and_the_oldest_make_room() {
     let s = Scenario {
         a_prefix: "0.0.0.0/0",
         ..Scenario::default()
@@ -238,16 +238,27 @@ fn half_open_negotiations_are_capped() {
         sim.nodes[1].engine.stats().rejected(Reject::HalfOpenLimit),
         2
     );
+    // Ten more from ten sources: six fill the table, the last four each push out the
+    // oldest half-open negotiation (the four from 198.18.0.1), so a flood from spoofed
+    // sources cannot lock real clients out.
     for i in 0..10 {
         inject(&mut sim, &format!("198.18.5.{i}:500"), 2000 + i);
     }
     assert_eq!(sim.nodes[1].engine.isakmp_sas().len(), 10);
     assert_eq!(
         sim.nodes[1].engine.stats().rejected(Reject::HalfOpenLimit),
-        6
+        2
+    );
+    assert_eq!(sim.nodes[1].engine.stats().half_open_evicted, 4);
+    assert!(
+        sim.nodes[1].engine.isakmp_sas().iter().all(|sa| sa
+            .remote
+            .ip()
+            .to_string()
+            .starts_with("198.18.5."))
     );
     // A retransmission of an accepted MM1 is answered, not counted as new.
-    inject(&mut sim, "198.18.0.1:500", 1000);
+    inject(&mut sim, "198.18.5.9:500", 2009);
     assert_eq!(sim.nodes[1].engine.stats().replies_resent, 1);
     // They time out; then new ones are accepted again.
     sim.nodes[0] = {
@@ -256,9 +267,12 @@ fn half_open_negotiations_are_capped() {
         n
     };
     sim.run_for(Duration::from_secs(200), |_| {});
-    assert!(sim.nodes[1].engine.isakmp_sas().is_empty());
+    // The half-open ones are gone; A's own retransmitted MM1, no longer held back by the
+    // four spoofed ones from its address (they were pushed out), may have made a real SA.
+    let left = sim.nodes[1].engine.isakmp_sas();
+    assert!(left.iter().all(|sa| sa.established), "{left:?}");
     inject(&mut sim, "198.18.0.1:500", 3000);
-    assert_eq!(sim.nodes[1].engine.isakmp_sas().len(), 1);
+    assert_eq!(sim.nodes[1].engine.isakmp_sas().len(), left.len() + 1);
 }
 
 fn dummy(s: &Scenario) -> engine_sim::Node {

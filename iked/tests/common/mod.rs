@@ -21,24 +21,46 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Runs `cmd` to completion, killing it after `timeout`.
+/// Runs `cmd` to completion, killing it after `timeout`. Its output is read while it runs
+/// (an output larger than a pipe's buffer would otherwise block it until the timeout).
 pub fn run_bounded(mut cmd: Command, timeout: Duration) -> Output {
+    use std::io::Read;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("stderr")));
     let deadline = Instant::now() + timeout;
-    loop {
-        if child.try_wait().expect("try_wait").is_some() {
-            return child.wait_with_output().expect("output");
+    let (status, killed) = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break (st, false);
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!("{cmd:?} did not finish within {timeout:?}: {out:?}");
+            break (child.wait().expect("wait"), true);
         }
         std::thread::sleep(Duration::from_millis(20));
+    };
+    let output = Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    };
+    if killed {
+        panic!(
+            "{cmd:?} did not finish within {timeout:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
+    output
 }
 
 /// Runs the iked binary with `args` (bounded to 30 s).

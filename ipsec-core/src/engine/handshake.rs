@@ -289,11 +289,24 @@ impl Engine {
         d: Digest,
     ) {
         let source = remote.ip().to_canonical();
-        if self.half_open_total >= self.options.max_half_open
-            || self.half_open.get(&source).copied().unwrap_or(0)
-                >= self.options.max_half_open_per_source
+        if self.half_open.get(&source).copied().unwrap_or(0)
+            >= self.options.max_half_open_per_source
         {
             return self.reject(local, remote, Reject::HalfOpenLimit);
+        }
+        if self.half_open_total >= self.options.max_half_open {
+            // Full: the oldest half-open negotiation makes room (RFC 2408 §2.5.3 leaves
+            // the defence to the implementation). A flood of first messages from spoofed
+            // sources, which never answer, then only shortens how long a half-open
+            // negotiation may wait for its next message (max-half-open / flood rate),
+            // instead of locking every real client out until the spoofed ones time out.
+            match self.half_open_ids.first().copied() {
+                Some(oldest) => {
+                    self.remove_ike(now, oldest, false);
+                    self.stats.half_open_evicted += 1;
+                }
+                None => return self.reject(local, remote, Reject::HalfOpenLimit),
+            }
         }
         let cky_r = match self.new_cookie() {
             Ok(c) => c,
@@ -356,6 +369,7 @@ impl Engine {
         self.by_spi.insert(sa.spi_bytes(), id);
         self.responding.insert((sa.cky_i, remote), id);
         self.half_open_add(source);
+        self.half_open_ids.insert(id);
         self.ike.insert(id, sa);
         self.stats.phase1_started += 1;
         self.reschedule_ike(id);
@@ -488,6 +502,7 @@ impl Engine {
         if sa.half_open {
             sa.half_open = false;
             self.half_open_remove(sa.remote.ip().to_canonical());
+            self.half_open_ids.remove(&id);
         }
         if sa.role == Role::Responder {
             self.responding.remove(&(sa.cky_i, sa.remote));
@@ -678,6 +693,7 @@ impl Engine {
         self.unindex(id, &sa);
         if sa.half_open {
             self.half_open_remove(sa.remote.ip().to_canonical());
+            self.half_open_ids.remove(&id);
         }
         self.schedule(TimerKey::Ike(id), None);
         self.stats.phase1_failed += 1;
@@ -731,6 +747,7 @@ impl Engine {
         self.unindex(id, &sa);
         if sa.half_open {
             self.half_open_remove(sa.remote.ip().to_canonical());
+            self.half_open_ids.remove(&id);
         }
         self.schedule(TimerKey::Ike(id), None);
         let mut unfinished = Vec::new();

@@ -234,6 +234,8 @@ pub struct Engine {
     scheduled: BTreeMap<TimerKey, Instant>,
     half_open: BTreeMap<IpAddr, usize>,
     half_open_total: usize,
+    /// The half-open responder negotiations, oldest first (ids grow with time).
+    half_open_ids: BTreeSet<IkeId>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     queued_rejections: usize,
@@ -280,6 +282,7 @@ impl Engine {
             scheduled: BTreeMap::new(),
             half_open: BTreeMap::new(),
             half_open_total: 0,
+            half_open_ids: BTreeSet::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             queued_rejections: 0,

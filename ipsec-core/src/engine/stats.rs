@@ -210,6 +210,9 @@ pub struct Stats {
     pub phase1_established: u64,
     /// Phase 1 negotiations that failed.
     pub phase1_failed: u64,
+    /// Half-open responder negotiations dropped to make room for a new one (the
+    /// `max_half_open` table was full: a flood of first messages).
+    pub half_open_evicted: u64,
     /// Quick modes started (either role).
     pub phase2_started: u64,
     /// IPsec SA pairs established.
