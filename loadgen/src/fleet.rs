@@ -86,6 +86,8 @@ pub struct Fleet {
     begun: Instant,
     in_flight: usize,
     up: usize,
+    /// Clients that will not try again (failed without `reconnect`).
+    gave_up: usize,
     jitter: u64,
 }
 
@@ -133,6 +135,7 @@ impl Fleet {
             begun: Instant::now(),
             in_flight: 0,
             up: 0,
+            gave_up: 0,
             jitter: 0x9E37_79B9_7F4A_7C15,
         })
     }
@@ -173,10 +176,10 @@ impl Fleet {
                     self.on_wake(i, now);
                 }
             }
-            // The set-up phase ends when every client has started and none is negotiating
-            // (or at the limit); then the tunnels are held.
+            // The set-up phase ends when every client is up or has given up (a client waiting
+            // to try again is neither), or at the limit; then the tunnels are held.
             if hold_until.is_none()
-                && ((started == self.clients.len() && self.in_flight == 0)
+                && ((started == self.clients.len() && self.up + self.gave_up == self.clients.len())
                     || now - self.begun >= self.options.setup_limit)
             {
                 hold_until = Some(now + self.options.hold);
@@ -285,6 +288,7 @@ impl Fleet {
                 Err(e) => {
                     self.recorder.failed(format!("configuration: {e}"));
                     self.clients[i].state = State::Waiting(None);
+                    self.gave_up += 1;
                     return;
                 }
             }
@@ -308,6 +312,7 @@ impl Fleet {
             Err(e) => {
                 self.recorder.failed(format!("initiate: {e}"));
                 self.clients[i].state = State::Waiting(None);
+                self.gave_up += 1;
             }
         }
         self.drain(i, now);
@@ -351,6 +356,9 @@ impl Fleet {
             }
         }
         let retry = self.options.reconnect.then(|| now + self.backoff());
+        if retry.is_none() {
+            self.gave_up += 1;
+        }
         self.clients[i].state = State::Waiting(retry);
         self.drain(i, now);
     }
