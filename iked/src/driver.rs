@@ -13,6 +13,7 @@
 // Without the engine nothing produces SAs or refusals; the types stay for the daemon's code.
 #![cfg_attr(not(feature = "engine"), allow(dead_code))]
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -309,8 +310,9 @@ pub trait IkeDriver: Send {
     fn esp_received(&mut self, now: Instant, spis: &[u32]);
     /// Phase 1 SAs, for `iked status`.
     fn peers(&self, now: Instant) -> Result<Vec<PeerRow>, DriverError>;
-    /// What the engine knows of the SA with this SPI.
-    fn sa_state(&self, spi: u32) -> Option<SaState>;
+    /// What the engine knows of each installed SA, by SPI (both SPIs of a pair), built in
+    /// one pass for a listing (a lookup per SA made listings O(n²)).
+    fn sa_states(&self) -> HashMap<u32, SaState>;
     /// Counters, for `iked stats`.
     fn stats(&self) -> Result<Vec<Counter>, DriverError>;
     /// The answer to a [`DriverEvent::XauthVerify`]; stale requests are ignored.
@@ -380,8 +382,8 @@ impl IkeDriver for NotWired {
     fn peers(&self, _: Instant) -> Result<Vec<PeerRow>, DriverError> {
         Err(DriverError::NotWired)
     }
-    fn sa_state(&self, _: u32) -> Option<SaState> {
-        None
+    fn sa_states(&self) -> HashMap<u32, SaState> {
+        HashMap::new()
     }
     fn stats(&self) -> Result<Vec<Counter>, DriverError> {
         Err(DriverError::NotWired)
@@ -934,20 +936,21 @@ mod wired {
                 .collect())
         }
 
-        fn sa_state(&self, spi: u32) -> Option<SaState> {
-            let c = self
-                .engine
-                .ipsec_sas()
-                .into_iter()
-                .find(|c| c.inbound_spi == spi || c.outbound_spi == spi)?;
-            Some(SaState {
-                peer: self
-                    .names
-                    .get(&c.peer)
-                    .cloned()
-                    .or_else(|| self.engine.peer_name(c.peer).map(str::to_owned)),
-                replaced: c.replaced,
-            })
+        fn sa_states(&self) -> HashMap<u32, SaState> {
+            let mut out = HashMap::new();
+            for c in self.engine.ipsec_sas() {
+                let state = SaState {
+                    peer: self
+                        .names
+                        .get(&c.peer)
+                        .cloned()
+                        .or_else(|| self.engine.peer_name(c.peer).map(str::to_owned)),
+                    replaced: c.replaced,
+                };
+                out.insert(c.inbound_spi, state.clone());
+                out.insert(c.outbound_spi, state);
+            }
+            out
         }
 
         fn xauth_verdict(&mut self, now: Instant, request: u64, answer: XauthAnswer) {

@@ -25,7 +25,7 @@ use xfrm::{
 };
 
 use crate::control::{PolicyRow, SaRow};
-use crate::driver::{IkeDriver, SaDelete, SaInstall, SaSelector};
+use crate::driver::{IkeDriver, SaDelete, SaInstall, SaSelector, SaState};
 
 /// How long after the engine's hard lifetime the kernel deletes an SA by itself: the engine
 /// deletes it first; the kernel's limit is only a backstop for a daemon that stopped.
@@ -592,21 +592,22 @@ impl Kernel {
 
     /// Our SAs in the kernel, with what we know of them.
     pub async fn list_sas(&self, driver: &dyn IkeDriver) -> Result<Vec<SaRow>, xfrm::Error> {
+        let states = driver.sa_states();
         let mut rows: Vec<SaRow> = self
             .xfrm
             .dump_sas()
             .await?
             .into_iter()
             .filter(|sa| self.xfrm.owns_sa(sa))
-            .map(|sa| self.sa_row(&sa, driver))
+            .map(|sa| self.sa_row(&sa, &states))
             .collect();
         rows.sort_by(|a, b| (&a.dst_address, &a.spi).cmp(&(&b.dst_address, &b.spi)));
         Ok(rows)
     }
 
-    fn sa_row(&self, sa: &SaInfo, driver: &dyn IkeDriver) -> SaRow {
+    fn sa_row(&self, sa: &SaInfo, states: &HashMap<u32, SaState>) -> SaRow {
         let meta = self.sas.get(&(sa.id.dst, sa.id.spi));
-        let engine = driver.sa_state(sa.id.spi);
+        let engine = states.get(&sa.id.spi).cloned();
         let alg = &sa.algorithms;
         SaRow {
             spi: format!("{:#010x}", sa.id.spi),

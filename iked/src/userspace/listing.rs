@@ -14,12 +14,13 @@ use crate::driver::IkeDriver;
 impl Userspace {
     /// The SAs, as `iked sas` shows them.
     pub fn list_sas(&self, driver: &dyn IkeDriver) -> Vec<SaRow> {
+        let states = driver.sa_states();
         let mut rows: Vec<SaRow> = self
             .sas
             .values()
             .map(|m| {
                 let sa = &m.sa;
-                let engine = driver.sa_state(sa.spi);
+                let engine = states.get(&sa.spi).cloned();
                 let c = &m.counters;
                 let u32c = |a: &std::sync::atomic::AtomicU64| {
                     u32::try_from(a.load(Relaxed)).unwrap_or(u32::MAX)
