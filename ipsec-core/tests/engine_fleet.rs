@@ -41,7 +41,7 @@ fn env_or(name: &str, default: u64) -> u64 {
 }
 
 fn responder_config(clients: usize) -> Arc<Snapshot> {
-    let mut text = format!(
+    let mut text = String::from(
         r#"[[peer]]
 name = "rw"
 address = "0.0.0.0/0"
