@@ -83,7 +83,7 @@ address-prefix-length = 32
 [[ip-pool]]
 name = "pool"
 ranges = ["100.96.0.1-100.96.255.254"]
-"#
+"#,
     );
     for n in 0..clients {
         text.push_str(&format!(
