@@ -516,11 +516,16 @@ impl Engine {
             None => self.responder_session(&p1.peer_name, sa.remote, sa.local),
         };
         sa.peer = Some(pid);
+        let mut moved = false;
         if let Some(s) = self.peers.get_mut(&pid) {
             s.ike.insert(id);
+            moved = s.remote.ip().to_canonical() != sa.remote.ip().to_canonical();
             s.remote = SocketAddr::new(sa.remote.ip(), s.remote.port());
             s.local = SocketAddr::new(sa.local.ip(), s.local.port());
             s.identity = p1.remote_id.clone();
+        }
+        if moved {
+            self.index_session(pid, sa.remote.ip());
         }
         let initial_contact = p1.initial_contact;
         let lifetime = p1.lifetime;
@@ -606,17 +611,18 @@ impl Engine {
     /// the NAT-T port).
     fn responder_session(&mut self, name: &str, remote: SocketAddr, local: SocketAddr) -> PeerId {
         let per_port = self.config.peer(name).is_some_and(|p| !p.address.is_host());
-        let same_ip = |a: &SocketAddr| a.ip().to_canonical() == remote.ip().to_canonical();
-        if let Some((id, _)) = self.peers.iter().find(|(_, s)| {
-            s.name == name
-                && same_ip(&s.remote)
-                && (!per_port
-                    || s.remote.port() == remote.port()
-                    || s.ike
-                        .iter()
-                        .any(|i| self.ike.get(i).is_some_and(|sa| sa.remote == remote)))
-        }) {
-            return *id;
+        let found = self.sessions_at(remote.ip()).into_iter().find(|id| {
+            self.peers.get(id).is_some_and(|s| {
+                s.name == name
+                    && (!per_port
+                        || s.remote.port() == remote.port()
+                        || s.ike
+                            .iter()
+                            .any(|i| self.ike.get(i).is_some_and(|sa| sa.remote == remote)))
+            })
+        });
+        if let Some(id) = found {
+            return id;
         }
         let port = match self.config.peer(name) {
             Some(p) if !per_port => p.port,
@@ -631,6 +637,7 @@ impl Engine {
                 SocketAddr::new(local.ip(), self.options.ike_port),
             ),
         );
+        self.index_session(id, remote.ip());
         id
     }
 

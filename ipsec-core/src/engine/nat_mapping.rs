@@ -98,6 +98,7 @@ impl Engine {
         }
         if let Some(s) = self.peers.get_mut(&pid) {
             s.remote = std::net::SocketAddr::new(new.1.ip(), s.remote.port());
+            self.index_session(pid, new.1.ip());
         }
     }
 }
