@@ -242,6 +242,9 @@ pub struct Engine {
     /// 70,000 road warriors.
     sessions_by_ip: std::collections::HashMap<IpAddr, Vec<PeerId>>,
     sessions_indexed: usize,
+    /// Peer sessions by XAuth user, a superset kept like `sessions_by_ip`.
+    sessions_by_user: std::collections::HashMap<String, Vec<PeerId>>,
+    users_indexed: usize,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     queued_rejections: usize,
@@ -291,6 +294,8 @@ impl Engine {
             half_open_ids: BTreeSet::new(),
             sessions_by_ip: std::collections::HashMap::new(),
             sessions_indexed: 0,
+            sessions_by_user: std::collections::HashMap::new(),
+            users_indexed: 0,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             queued_rejections: 0,
@@ -876,6 +881,28 @@ impl Engine {
         v.sort_unstable();
         v.dedup();
         v
+    }
+
+    /// Files session `pid` under its XAuth `user`.
+    fn index_user(&mut self, pid: PeerId, user: &str) {
+        self.sessions_by_user
+            .entry(user.to_owned())
+            .or_default()
+            .push(pid);
+        self.users_indexed += 1;
+        if self.users_indexed > 2 * self.peers.len() + 64 {
+            self.sessions_by_user.clear();
+            self.users_indexed = 0;
+            for (id, s) in &self.peers {
+                if let Some(u) = &s.user {
+                    self.sessions_by_user
+                        .entry(u.clone())
+                        .or_default()
+                        .push(*id);
+                    self.users_indexed += 1;
+                }
+            }
+        }
     }
 
     /// Files session `pid` under `ip` (at creation, and when its peer's address changes).

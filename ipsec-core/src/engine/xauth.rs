@@ -204,14 +204,27 @@ impl Engine {
         let Some(name) = self.peers.get(&peer).map(|s| s.name.clone()) else {
             return;
         };
-        let stale: Vec<PeerId> = self
-            .peers
-            .iter()
-            .filter(|(id, s)| **id != peer && s.name == name && s.user.as_deref() == Some(user))
-            .map(|(id, _)| *id)
+        // By the user index (a search over every session was most of the responder's time
+        // with 100,000 road warriors); it is a superset, so each candidate is checked.
+        let mut stale: Vec<PeerId> = self
+            .sessions_by_user
+            .get(user)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|id| {
+                *id != peer
+                    && self
+                        .peers
+                        .get(id)
+                        .is_some_and(|s| s.name == name && s.user.as_deref() == Some(user))
+            })
             .collect();
+        stale.sort_unstable();
+        stale.dedup();
         if let Some(s) = self.peers.get_mut(&peer) {
             s.user = Some(user.to_owned());
+            self.index_user(peer, user);
         }
         for old in stale {
             self.end_session(
