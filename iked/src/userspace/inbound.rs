@@ -102,7 +102,9 @@ pub struct Worker {
     events: UnboundedSender<DpEvent>,
     totals: Arc<Totals>,
     ike: IkeSink,
-    sas: HashMap<u32, InSa>,
+    /// Boxed: an SA is about 1 KB (mostly its cipher's key schedule), and a table of them
+    /// inline would also pay that for every empty slot (up to half of them).
+    sas: HashMap<u32, Box<InSa>>,
     /// Decrypted payload, and the rebuilt transport-mode packet.
     plain: Vec<u8>,
     rebuilt: Vec<u8>,
@@ -146,7 +148,7 @@ impl Worker {
         loop {
             match self.cmds.try_recv() {
                 Ok(InCmd::Add(sa)) => {
-                    self.sas.insert(sa.spi, *sa);
+                    self.sas.insert(sa.spi, sa);
                 }
                 Ok(InCmd::Del(spi)) => {
                     self.sas.remove(&spi);

@@ -41,9 +41,9 @@ impl Userspace {
                         "mature"
                     }
                     .into(),
-                    enc_algorithm: Some(sa.transform.encryption.to_string()),
-                    auth_algorithm: (sa.transform.integrity != xfrm::Integrity::None)
-                        .then(|| sa.transform.integrity.to_string()),
+                    enc_algorithm: Some(sa.encryption.to_string()),
+                    auth_algorithm: (sa.integrity != xfrm::Integrity::None)
+                        .then(|| sa.integrity.to_string()),
                     encap: sa.encap.map(|(ours, theirs)| {
                         if sa.inbound {
                             format!("{theirs}:{ours}")

@@ -91,7 +91,7 @@ pub enum DpEvent {
 /// What the control side remembers of an SA, for listings.
 #[derive(Debug)]
 struct SaMeta {
-    sa: SaInstall,
+    sa: Listed,
     entry: Option<EntryId>,
     /// The NAT mapping (public address, port) whose alias it holds.
     alias_of: Option<(IpAddr, u16)>,
@@ -99,6 +99,44 @@ struct SaMeta {
     alias: Option<IpAddr>,
     counters: Arc<SaCounters>,
     added: u64,
+}
+
+/// What `iked sas` shows of an SA: its [`SaInstall`] without the keys (the workers hold
+/// those) and without the selector (the SPD entry has it). A copy of the whole install was
+/// 330 bytes per direction, per tunnel.
+#[derive(Debug)]
+struct Listed {
+    spi: u32,
+    peer: Option<String>,
+    policy: Option<usize>,
+    inbound: bool,
+    src: IpAddr,
+    dst: IpAddr,
+    tunnel: bool,
+    encap: Option<(u16, u16)>,
+    encryption: xfrm::Encryption,
+    integrity: xfrm::Integrity,
+    replay_window: u32,
+    lifetime: crate::driver::SaLifetimes,
+}
+
+impl Listed {
+    fn of(sa: &SaInstall) -> Self {
+        Listed {
+            spi: sa.spi,
+            peer: sa.peer.clone(),
+            policy: sa.policy,
+            inbound: sa.inbound,
+            src: sa.src,
+            dst: sa.dst,
+            tunnel: sa.tunnel,
+            encap: sa.encap,
+            encryption: sa.transform.encryption,
+            integrity: sa.transform.integrity,
+            replay_window: sa.replay_window,
+            lifetime: sa.lifetime.clone(),
+        }
+    }
 }
 
 /// The userspace dataplane (control side). See the module documentation.
@@ -119,7 +157,8 @@ pub struct Userspace {
     /// The selector of each generated entry.
     generated_ids: HashMap<EntryId, Selector>,
     next_generated: u32,
-    sas: BTreeMap<u32, SaMeta>,
+    /// Boxed: the map's nodes hold eleven entries whether full or not.
+    sas: BTreeMap<u32, Box<SaMeta>>,
     /// Mode-config client: virtual address and split-include networks, by peer name.
     virtual_ips: BTreeMap<String, (IpAddr, Vec<Prefix>)>,
     /// Transport-mode clients behind NATs, by the local address each appears under.
@@ -505,14 +544,14 @@ impl Userspace {
         }
         if let Some(old) = self.sas.insert(
             sa.spi,
-            SaMeta {
-                sa: sa.clone(),
+            Box::new(SaMeta {
+                sa: Listed::of(sa),
                 entry,
                 alias_of,
                 alias,
                 counters,
                 added: unix_now(),
-            },
+            }),
         ) {
             self.release(old.entry).await;
             self.release_alias(old.alias_of);

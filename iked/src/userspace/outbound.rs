@@ -96,7 +96,9 @@ pub struct Worker {
     events: UnboundedSender<DpEvent>,
     totals: Arc<Totals>,
     spd: Arc<Spd>,
-    sas: HashMap<u32, OutSa>,
+    /// Boxed: an SA is about 1 KB (mostly its cipher's key schedule), and a table of them
+    /// inline would also pay that for every empty slot (up to half of them).
+    sas: HashMap<u32, Box<OutSa>>,
     current: HashMap<EntryId, u32>,
     last_acquire: HashMap<EntryId, Instant>,
     /// A packet to an alias, retargeted at the NAT's address before encapsulation.
@@ -133,7 +135,7 @@ impl Worker {
                 Ok(OutCmd::Spd(s)) => self.spd = s,
                 Ok(OutCmd::Add(sa)) => {
                     self.current.insert(sa.entry, sa.spi);
-                    self.sas.insert(sa.spi, *sa);
+                    self.sas.insert(sa.spi, sa);
                 }
                 Ok(OutCmd::Move {
                     spi,

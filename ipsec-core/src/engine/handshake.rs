@@ -2,7 +2,7 @@
 //! and aggressive mode, retransmission detection, floating to the NAT-T port, establishment
 //! (peer sessions, INITIAL-CONTACT, phase 1 rekey) and failure.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,7 +40,7 @@ impl Engine {
     pub(super) fn take_sa_for(
         &mut self,
         h: &crate::wire::Header,
-    ) -> Result<(IkeId, IkeSa), Reject> {
+    ) -> Result<(IkeId, Box<IkeSa>), Reject> {
         if !h.flags.encrypted() || h.message_id == 0 {
             return Err(Reject::UnexpectedMessage);
         }
@@ -370,7 +370,7 @@ impl Engine {
         self.responding.insert((sa.cky_i, remote), id);
         self.half_open_add(source);
         self.half_open_ids.insert(id);
-        self.ike.insert(id, sa);
+        self.ike.insert(id, Box::new(sa));
         self.stats.phase1_started += 1;
         self.reschedule_ike(id);
     }
@@ -472,7 +472,7 @@ impl Engine {
             rekey_of,
         };
         self.initiated.insert(cky_i, id);
-        self.ike.insert(id, sa);
+        self.ike.insert(id, Box::new(sa));
         if let Some(s) = self.peers.get_mut(&pid) {
             s.ike.insert(id);
         }
@@ -496,7 +496,7 @@ impl Engine {
         local: SocketAddr,
         remote: SocketAddr,
         id: IkeId,
-        mut sa: IkeSa,
+        mut sa: Box<IkeSa>,
         p1: Box<Phase1Sa>,
     ) {
         if sa.half_open {
@@ -562,7 +562,7 @@ impl Engine {
             since: now,
             rekey_at,
             expires_at: now + lifetime.max(Duration::from_secs(1)),
-            exchanges: BTreeMap::new(),
+            exchanges: Default::default(),
             recent_informational: VecDeque::new(),
             keepalive_at,
             replaced: false,
@@ -631,11 +631,11 @@ impl Engine {
         let id = PeerId(self.next_id());
         self.peers.insert(
             id,
-            PeerSession::new(
+            Box::new(PeerSession::new(
                 name.to_owned(),
                 SocketAddr::new(remote.ip(), port),
                 SocketAddr::new(local.ip(), self.options.ike_port),
-            ),
+            )),
         );
         self.index_session(id, remote.ip());
         id
@@ -696,7 +696,7 @@ impl Engine {
     }
 
     /// A phase 1 negotiation failed.
-    pub(super) fn fail_phase1(&mut self, _now: Instant, id: IkeId, sa: IkeSa, reason: Reject) {
+    pub(super) fn fail_phase1(&mut self, _now: Instant, id: IkeId, sa: Box<IkeSa>, reason: Reject) {
         self.unindex(id, &sa);
         if sa.half_open {
             self.half_open_remove(sa.remote.ip().to_canonical());

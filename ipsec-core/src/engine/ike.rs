@@ -2,7 +2,7 @@
 //! run under it, with what reliability needs: our last message, the digest of the peer
 //! message it answers, and the retransmission schedule.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -156,7 +156,7 @@ pub(crate) struct Established {
     /// When it is deleted.
     pub expires_at: Instant,
     /// Exchanges by message ID.
-    pub exchanges: BTreeMap<u32, Exchange>,
+    pub exchanges: super::exchanges::Exchanges,
     /// Message IDs of recent informational exchanges (replay/duplicate detection).
     pub recent_informational: VecDeque<u32>,
     /// The next NAT-keepalive, when we are behind a NAT.

@@ -95,7 +95,7 @@ impl Engine {
         let spi = self
             .ike
             .get(&id)
-            .map(IkeSa::spi_bytes)
+            .map(|s| s.spi_bytes())
             .ok_or(Reject::Internal("no ISAKMP SA"))?;
         let d = Delete::new(DOI_IPSEC, ProtocolId::Isakmp, 16, &spi);
         self.send_informational(id, &[Payload::Delete(d)])
@@ -167,7 +167,7 @@ impl Engine {
         for action in actions {
             match action {
                 Action::Ack(seq) => {
-                    let Some(cookies) = self.ike.get(&id).map(IkeSa::spi_bytes) else {
+                    let Some(cookies) = self.ike.get(&id).map(|s| s.spi_bytes()) else {
                         continue;
                     };
                     let n = Notification::dpd(true, &cookies, seq);

@@ -25,10 +25,12 @@ pub(crate) struct Leases {
     by_owner: BTreeMap<String, IpAddr>,
     /// Address → owner.
     owner_of: BTreeMap<IpAddr, String>,
-    /// Address → the sessions holding it now.
-    held: BTreeMap<IpAddr, BTreeSet<PeerId>>,
-    /// Session → the addresses it holds (so that a release does not scan every address).
-    holding: BTreeMap<PeerId, BTreeSet<IpAddr>>,
+    /// (address, a session holding it now). Pairs in sets rather than a set per address:
+    /// nearly every address has one holder, and a set of one still allocated a node of
+    /// eleven (200 bytes per lease).
+    held: BTreeSet<(IpAddr, PeerId)>,
+    /// (session, an address it holds): so that a release does not scan every address.
+    holding: BTreeSet<(PeerId, IpAddr)>,
     /// Pool name → where the search for a never-leased address resumes: every usable
     /// address of the pool before it has been leased at some point. Without it each
     /// allocation rescanned the leased addresses from the pool's start (O(leases): with
@@ -60,21 +62,30 @@ impl Leases {
         {
             self.by_owner.remove(&prev);
         }
-        self.held.entry(addr).or_default().insert(peer);
-        self.holding.entry(peer).or_default().insert(addr);
+        self.held.insert((addr, peer));
+        self.holding.insert((peer, addr));
         Some(addr)
     }
 
     /// `peer` no longer holds its addresses (the lease itself stays with its owner).
     pub fn release(&mut self, peer: PeerId) {
-        for addr in self.holding.remove(&peer).unwrap_or_default() {
-            if let Some(holders) = self.held.get_mut(&addr) {
-                holders.remove(&peer);
-                if holders.is_empty() {
-                    self.held.remove(&addr);
-                }
-            }
+        let addrs: Vec<IpAddr> = self
+            .holding
+            .range((peer, IpAddr::from([0u8; 4]))..)
+            .take_while(|(p, _)| *p == peer)
+            .map(|(_, a)| *a)
+            .collect();
+        for addr in addrs {
+            self.holding.remove(&(peer, addr));
+            self.held.remove(&(addr, peer));
         }
+    }
+
+    /// The sessions holding `addr`.
+    fn holders(&self, addr: IpAddr) -> impl Iterator<Item = PeerId> + '_ {
+        self.held
+            .range((addr, PeerId(0))..=(addr, PeerId(u64::MAX)))
+            .map(|(_, p)| *p)
     }
 
     /// The owner's previous address if still in the pool, else a never-leased address,
@@ -115,7 +126,7 @@ impl Leases {
             }
             match self.owner_of.get(&addr) {
                 None => return Some(addr),
-                Some(_) if stale.is_none() && !self.held.contains_key(&addr) => {
+                Some(_) if stale.is_none() && self.holders(addr).next().is_none() => {
                     stale = Some(addr);
                 }
                 Some(_) => {}
@@ -124,11 +135,6 @@ impl Leases {
         stale
     }
 
-    /// The sessions holding `addr`.
-    #[cfg(test)]
-    fn holders(&self, addr: IpAddr) -> usize {
-        self.held.get(&addr).map_or(0, BTreeSet::len)
-    }
 }
 
 /// Network and broadcast-looking addresses (x.x.x.0, x.x.x.255) are skipped: some clients
@@ -183,7 +189,22 @@ mod tests {
         assert_ne!(a, b);
         l.release(PeerId(1));
         assert_eq!(l.acquire("alice", None, Some(&p), PeerId(3)), Some(a));
-        assert_eq!(l.holders(a), 1);
+        assert_eq!(l.holders(a).count(), 1);
+    }
+
+    #[test]
+    fn an_address_held_by_two_sessions_is_held_until_both_release_it() {
+        let p = pool("100.64.10.1", "100.64.10.1");
+        let mut l = Leases::default();
+        let a = l.acquire("alice", None, Some(&p), PeerId(1)).unwrap();
+        assert_eq!(l.acquire("alice", None, Some(&p), PeerId(2)), Some(a));
+        assert_eq!(l.holders(a).collect::<Vec<_>>(), [PeerId(1), PeerId(2)]);
+        l.release(PeerId(1));
+        assert_eq!(l.holders(a).collect::<Vec<_>>(), [PeerId(2)]);
+        // Still held: another user gets nothing.
+        assert_eq!(l.acquire("bob", None, Some(&p), PeerId(3)), None);
+        l.release(PeerId(2));
+        assert_eq!(l.acquire("bob", None, Some(&p), PeerId(3)), Some(a));
     }
 
     #[test]

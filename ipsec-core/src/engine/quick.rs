@@ -135,7 +135,7 @@ impl Engine {
         let running = s.ike.iter().any(|i| {
             self.ike
                 .get(i)
-                .and_then(IkeSa::established)
+                .and_then(|s| s.established())
                 .is_some_and(|e| {
                     e.exchanges.values().any(|x| match x {
                         Exchange::QuickInitiator { request, .. } => {
@@ -804,7 +804,7 @@ impl Engine {
         let lifetime = plan.lifetime;
         self.children.insert(
             id,
-            ChildSa {
+            Box::new(ChildSa {
                 peer: pid,
                 policy: request.policy,
                 initiator,
@@ -823,7 +823,7 @@ impl Engine {
                 hard_at: now + lifetime.hard,
                 rekey: Rekey::Idle,
                 delete_at: None,
-            },
+            }),
         );
         if let Some(s) = self.peers.get_mut(&pid) {
             s.children.insert(id);

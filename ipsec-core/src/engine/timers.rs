@@ -68,7 +68,7 @@ impl Engine {
         }
     }
 
-    fn established_timeout(&mut self, now: Instant, id: IkeId, mut sa: IkeSa) {
+    fn established_timeout(&mut self, now: Instant, id: IkeId, mut sa: Box<IkeSa>) {
         let (local, remote) = (sa.local, sa.remote);
         let pid = sa.peer;
         let mut failed: Vec<(ChildRequest, Reject)> = Vec::new();
@@ -205,7 +205,7 @@ impl Engine {
                     && self
                         .ike
                         .get(other)
-                        .and_then(IkeSa::established)
+                        .and_then(|s| s.established())
                         .is_some_and(|o| !o.replaced && o.since > since)
             })
         })

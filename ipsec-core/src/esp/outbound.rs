@@ -64,7 +64,9 @@ pub struct Outbound {
     encryption: EspEncryption,
     icv_len: usize,
     protection: Protection<CbcEncrypt>,
-    iv: Option<IvGenerator>,
+    /// CBC only; boxed so that AES-GCM SAs (most of them) do not carry its key schedule
+    /// (176 bytes per SA in an SA table of 100,000).
+    iv: Option<Box<IvGenerator>>,
     /// The next sequence number to send (RFC 4303 §3.3.3: the first packet carries 1).
     next: u64,
     /// Every sequence number was used.
@@ -97,7 +99,7 @@ impl Outbound {
         let t = config.transform;
         let protection = Protection::sealing(&t, &config.keys)?;
         let iv = match protection {
-            Protection::Cbc { .. } => Some(IvGenerator::new(rng)?),
+            Protection::Cbc { .. } => Some(Box::new(IvGenerator::new(rng)?)),
             _ => None,
         };
         Ok(Outbound {
