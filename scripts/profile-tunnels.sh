@@ -15,7 +15,9 @@ CLIENTS=${CLIENTS:-10000}
 DH=${DH:-ecp256}
 RATE=${RATE:-0}
 OUT=${OUT:-/tmp/profile-tunnels}
-TARGET=${CARGO_TARGET_DIR:-$PWD/target}
+# Its own target directory: line tables change every crate's fingerprint, and sharing
+# target/ would rebuild the benchmark's binaries each time.
+TARGET=${CARGO_TARGET_DIR:-$PWD/target}/profiling
 
 [ "$(id -u)" -eq 0 ] || { echo "profile-tunnels.sh: needs root" >&2; exit 1; }
 case $PROFILE in heap | cpu) ;; *) echo "PROFILE is heap or cpu" >&2; exit 1 ;; esac
@@ -27,7 +29,7 @@ command -v $need >/dev/null 2>&1 ||
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkg >/dev/null
 
 # Symbols for the report: release code with line tables.
-CARGO_PROFILE_RELEASE_DEBUG=line-tables-only cargo build --release -q -p iked -p loadgen
+CARGO_PROFILE_RELEASE_DEBUG=line-tables-only CARGO_TARGET_DIR=$TARGET cargo build --release -q -p iked -p loadgen
 IKED=$TARGET/release/iked
 LOAD=$TARGET/release/ikeload
 rm -rf "$OUT"

@@ -98,7 +98,10 @@ mod tests {
         assert!(x.insert(3, done(2)).is_none());
         assert!(x.insert(0xffff_ffff, done(3)).is_none());
         assert_eq!(x.insert(3, done(4)).map(|o| tag(&o)), Some(2));
-        assert_eq!(x.iter().map(|(m, _)| *m).collect::<Vec<_>>(), [3, 7, 0xffff_ffff]);
+        assert_eq!(
+            x.iter().map(|(m, _)| *m).collect::<Vec<_>>(),
+            [3, 7, 0xffff_ffff]
+        );
         assert_eq!(x.get(&3).map(tag), Some(4));
         assert!(x.contains_key(&7) && !x.contains_key(&8));
         assert_eq!(x.remove(&7).map(|o| tag(&o)), Some(1));

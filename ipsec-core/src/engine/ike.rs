@@ -95,18 +95,22 @@ impl Flight {
 }
 
 /// One exchange under an established ISAKMP SA, by message ID.
+///
+/// The running variants box their bulk so that the enum is the size of `Done`, which every
+/// tunnel keeps two to four of for a minute after setting up (boxed, an exchange is 80
+/// bytes rather than 312).
 pub(crate) enum Exchange {
     /// A quick mode we started, QM1 sent.
     QuickInitiator {
         qm: Box<quick_mode::Initiator>,
-        request: ChildRequest,
-        flight: Flight,
+        request: Box<ChildRequest>,
+        flight: Box<Flight>,
     },
     /// A quick mode the peer started, QM2 sent, our inbound SA installed.
     QuickResponder {
         qm: Box<quick_mode::Responder>,
-        request: ChildRequest,
-        flight: Flight,
+        request: Box<ChildRequest>,
+        flight: Box<Flight>,
         /// How to take the inbound SA back should QM3 never come.
         inbound: Option<super::event::DeleteSa>,
     },
@@ -114,7 +118,7 @@ pub(crate) enum Exchange {
     Transaction {
         kind: super::transaction::TxKind,
         identifier: u16,
-        flight: Flight,
+        flight: Box<Flight>,
     },
     /// A finished exchange, kept until `expires` to recognise (and answer) retransmissions.
     Done {

@@ -134,7 +134,6 @@ impl Leases {
         }
         stale
     }
-
 }
 
 /// Network and broadcast-looking addresses (x.x.x.0, x.x.x.255) are skipped: some clients

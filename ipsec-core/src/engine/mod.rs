@@ -859,8 +859,10 @@ impl Engine {
             return id;
         }
         let id = PeerId(self.next_id());
-        self.peers
-            .insert(id, Box::new(PeerSession::new(peer.name.clone(), remote, local)));
+        self.peers.insert(
+            id,
+            Box::new(PeerSession::new(peer.name.clone(), remote, local)),
+        );
         self.index_session(id, remote.ip());
         id
     }

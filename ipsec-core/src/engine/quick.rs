@@ -242,8 +242,8 @@ impl Engine {
             mid,
             Exchange::QuickInitiator {
                 qm: Box::new(qm),
-                request,
-                flight: Flight::waiting(message.clone(), None, now, &self.options),
+                request: Box::new(request),
+                flight: Box::new(Flight::waiting(message.clone(), None, now, &self.options)),
             },
         );
         self.stats.phase2_started += 1;
@@ -345,13 +345,13 @@ impl Engine {
                             expires: now + self.options.exchange_lifetime(),
                         },
                     );
-                    QmOutcome::Installed(Box::new(neg), request, true)
+                    QmOutcome::Installed(Box::new(neg), *request, true)
                 }
                 Err(f) => {
                     self.reject(local, remote, f.reject);
                     if f.fatal {
                         self.spis.release(qm.our_spi());
-                        QmOutcome::Failed(request, f.reject)
+                        QmOutcome::Failed(*request, f.reject)
                     } else {
                         e.exchanges.insert(
                             mid,
@@ -395,7 +395,7 @@ impl Engine {
                                 expires: now + self.options.exchange_lifetime(),
                             },
                         );
-                        QmOutcome::Installed(Box::new(neg), request, false)
+                        QmOutcome::Installed(Box::new(neg), *request, false)
                     }
                     Err(f) => {
                         self.reject(local, remote, f.reject);
@@ -587,8 +587,8 @@ impl Engine {
                     mid,
                     Exchange::QuickResponder {
                         qm: Box::new(qm),
-                        request,
-                        flight: Flight::waiting(message, Some(d), now, &self.options),
+                        request: Box::new(request),
+                        flight: Box::new(Flight::waiting(message, Some(d), now, &self.options)),
                         inbound,
                     },
                 );

@@ -110,7 +110,7 @@ impl Engine {
                                 }
                                 match x {
                                     Exchange::QuickInitiator { request, .. } => {
-                                        failed.push((request, Reject::Timeout));
+                                        failed.push((*request, Reject::Timeout));
                                     }
                                     Exchange::QuickResponder { inbound, .. } => {
                                         self.stats.phase2_failed += 1;

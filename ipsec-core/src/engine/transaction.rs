@@ -330,7 +330,7 @@ impl Engine {
                 Exchange::Transaction {
                     kind,
                     identifier,
-                    flight: Flight::waiting(message.clone(), None, now, &self.options),
+                    flight: Box::new(Flight::waiting(message.clone(), None, now, &self.options)),
                 },
             );
             self.send(sa.local, sa.remote, message);
