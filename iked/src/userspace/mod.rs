@@ -134,7 +134,7 @@ impl Listed {
             encryption: sa.transform.encryption,
             integrity: sa.transform.integrity,
             replay_window: sa.replay_window,
-            lifetime: sa.lifetime.clone(),
+            lifetime: sa.lifetime,
         }
     }
 }
