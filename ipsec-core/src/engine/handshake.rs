@@ -560,6 +560,7 @@ impl Engine {
         sa.state = IkeState::Established(Box::new(Established {
             sa: p1,
             since: now,
+            heard_at: now,
             rekey_at,
             expires_at: now + lifetime.max(Duration::from_secs(1)),
             exchanges: Default::default(),
@@ -594,12 +595,44 @@ impl Engine {
             && old != id
         {
             self.remove_ike(now, old, true);
+            self.renegotiate_children(pid);
         }
         if initial_contact {
             self.initial_contact(now, pid, id);
         }
         // XAuth and mode-config first, if configured; then the quick modes waiting.
         self.begin_config_stage(now, id);
+    }
+
+    /// After a phase 1 rekey of ours, the session's IPsec SA pairs are negotiated again
+    /// under the new ISAKMP SA once its XAuth and mode-config are done, as charon does for
+    /// IKEv1 (it re-authenticates rather than rekeys). The peer may have lost them with the
+    /// old ISAKMP SA (a restart that the rekey recovered from before DPD noticed: the old
+    /// pairs would then carry nothing until their own rekey, up to a lifetime later), and
+    /// after a new XAuth they belong to the new authentication. The old pairs go when
+    /// their replacements are up, as in any rekey.
+    fn renegotiate_children(&mut self, pid: PeerId) {
+        let Some(s) = self.peers.get(&pid) else {
+            return;
+        };
+        let ids: Vec<super::child::ChildId> = s.children.iter().copied().collect();
+        let mut requests = Vec::new();
+        for id in ids {
+            if let Some(c) = self.children.get_mut(&id)
+                && c.rekey == super::child::Rekey::Idle
+            {
+                c.rekey = super::child::Rekey::InProgress;
+                requests.push(super::child::ChildRequest {
+                    policy: c.policy,
+                    selector: c.selector,
+                    terms: c.terms.clone(),
+                    rekey_of: Some(id),
+                });
+            }
+        }
+        if let Some(s) = self.peers.get_mut(&pid) {
+            s.pending.extend(requests);
+        }
     }
 
     /// The session of a peer that authenticated as responder.

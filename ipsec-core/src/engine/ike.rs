@@ -155,6 +155,8 @@ pub(crate) struct Established {
     pub sa: Box<Phase1Sa>,
     /// When it was established.
     pub since: Instant,
+    /// The last authenticated message from the peer (or the establishment).
+    pub heard_at: Instant,
     /// When to start its replacement (only where we may initiate).
     pub rekey_at: Option<Instant>,
     /// When it is deleted.
@@ -272,8 +274,11 @@ impl IkeSa {
     /// The earliest time this SA needs attention.
     /// An authenticated message from the peer arrived (dead peer detection).
     pub fn heard_from(&mut self, now: Instant) {
-        if let Some(d) = self.established_mut().and_then(|e| e.dpd.as_mut()) {
-            d.heard(now);
+        if let Some(e) = self.established_mut() {
+            e.heard_at = now;
+            if let Some(d) = e.dpd.as_mut() {
+                d.heard(now);
+            }
         }
     }
 

@@ -188,12 +188,21 @@ impl Engine {
         if let Some(e) = sa.established()
             && !e.stage.server
             && let Some(vip) = e.stage.address
-            && match request.selector.local {
+        {
+            // A rekey carries the selector of the pair it replaces, with the virtual address
+            // of its day; a new mode-config (the server restarted) may have given another.
+            if let Some(p) = request
+                .policy
+                .and_then(|id| self.config.policies().find(|p| p.index == id.0))
+            {
+                request.selector = selector::of_policy(p);
+            }
+            if match request.selector.local {
                 TsAddr::Prefix(p) => p.is_default() || p.contains(vip),
                 TsAddr::Range(r) => r.contains(vip),
+            } {
+                request.selector.local = TsAddr::Prefix(crate::config::IpPrefix::host(vip));
             }
-        {
-            request.selector.local = TsAddr::Prefix(crate::config::IpPrefix::host(vip));
         }
         let mid = self.new_message_id(sa)?;
         let cookies = (sa.cky_i, sa.cky_r);
@@ -260,13 +269,7 @@ impl Engine {
         request: &ChildRequest,
         reason: Reject,
     ) {
-        self.stats.phase2_failed += 1;
-        self.events.push_back(Event::NegotiationFailed {
-            peer: Some(pid),
-            remote,
-            phase: Phase::Two,
-            reason,
-        });
+        self.report_quick_failure(pid, remote, reason);
         if let Some(old) = request.rekey_of
             && let Some(c) = self.children.get_mut(&old)
             && c.rekey == Rekey::InProgress
@@ -279,6 +282,17 @@ impl Engine {
             self.reschedule_child(old);
         }
         self.check_session(pid, DownReason::NoSasLeft);
+    }
+
+    /// Counts and reports a quick mode that failed.
+    pub(super) fn report_quick_failure(&mut self, pid: PeerId, remote: SocketAddr, reason: Reject) {
+        self.stats.phase2_failed += 1;
+        self.events.push_back(Event::NegotiationFailed {
+            peer: Some(pid),
+            remote,
+            phase: Phase::Two,
+            reason,
+        });
     }
 
     /// A quick-mode message.

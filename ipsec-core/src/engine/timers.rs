@@ -77,6 +77,8 @@ impl Engine {
         let mut keepalive = false;
         let mut dpd = Dpd::Quiet;
         let mut stage_failed = false;
+        // A quick mode of ours went unanswered with the peer silent throughout.
+        let mut silent = false;
         // Only the newest ISAKMP SA with a peer probes: an older one the peer may already
         // have deleted (its Delete lost) would get no answer and condemn a live peer.
         let newest = match (pid, sa.established()) {
@@ -111,6 +113,8 @@ impl Engine {
                                 match x {
                                     Exchange::QuickInitiator { request, .. } => {
                                         failed.push((*request, Reject::Timeout));
+                                        silent |= now.saturating_duration_since(e.heard_at)
+                                            >= self.options.exchange_lifetime();
                                     }
                                     Exchange::QuickResponder { inbound, .. } => {
                                         self.stats.phase2_failed += 1;
@@ -149,6 +153,14 @@ impl Engine {
             }
             expired = e.expires_at <= now;
         }
+        // The peer lost this ISAKMP SA (it restarted) or is gone: without DPD (not every
+        // peer announces it) nothing else would notice before phase 1 expires, hours later,
+        // and every quick mode in between would time out the same way. charon likewise
+        // gives up an IKE SA whose exchange exhausts its retransmissions. Only the newest SA
+        // decides, as for DPD.
+        if silent && newest {
+            dpd = Dpd::Dead;
+        }
         let cookies = sa.spi_bytes();
         self.ike.insert(id, sa);
         self.reschedule_ike(id);
@@ -163,6 +175,9 @@ impl Engine {
                 }
             }
             (Dpd::Dead, Some(pid)) => {
+                for (_, reason) in failed {
+                    self.report_quick_failure(pid, remote, reason);
+                }
                 self.stats.dead_peers += 1;
                 self.end_session(now, pid, DeleteReason::DeadPeer, DownReason::DeadPeer);
                 return;
