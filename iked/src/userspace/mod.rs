@@ -153,9 +153,9 @@ pub struct Userspace {
     totals: Arc<Totals>,
     spd: Arc<Spd>,
     /// Policies made for SAs without a configured one: selector → (id, SAs using it).
-    generated: HashMap<Selector, (EntryId, Entry, usize)>,
-    /// The selector of each generated entry.
-    generated_ids: HashMap<EntryId, Selector>,
+    /// (The entries themselves are in the SPD's shared index only: a copy here and a map
+    /// back from ids were a fifth of a kilobyte per road warrior.)
+    generated: HashMap<Selector, (EntryId, usize)>,
     next_generated: u32,
     /// Boxed: the map's nodes hold eleven entries whether full or not.
     sas: BTreeMap<u32, Box<SaMeta>>,
@@ -266,7 +266,6 @@ impl Userspace {
             totals,
             spd: Arc::new(Spd::default()),
             generated: HashMap::new(),
-            generated_ids: HashMap::new(),
             next_generated: 1,
             sas: BTreeMap::new(),
             virtual_ips: BTreeMap::new(),
@@ -295,7 +294,7 @@ impl Userspace {
     pub async fn apply_policies(&mut self, config: &Snapshot) -> (PolicyChanges, Vec<String>) {
         self.aliases
             .set_prefix(config.daemon().transport_nat_aliases);
-        let generated: Vec<Entry> = self.generated.values().map(|(_, e, _)| *e).collect();
+        let generated = self.generated_entries();
         let (spd, mut problems) = Spd::build(config, &generated);
         let mut c = PolicyChanges::default();
         for e in spd.entries() {
@@ -431,7 +430,7 @@ impl Userspace {
                 Err("an outbound SA without a policy or a prefix selector".into())
             };
         };
-        if let Some((id, _, n)) = self.generated.get_mut(&sel) {
+        if let Some((id, n)) = self.generated.get_mut(&sel) {
             *n += 1;
             return Ok(Some(*id));
         }
@@ -450,8 +449,7 @@ impl Userspace {
                 .tunnel
                 .then_some(if sa.inbound { sa.src } else { sa.dst }),
         };
-        self.generated.insert(sel, (id, entry, 1));
-        self.generated_ids.insert(id, sel);
+        self.generated.insert(sel, (id, 1));
         self.spd.insert_generated(entry);
         if self.virtual_ips.is_empty() {
             // One route for the new policy (not a rebuild of them all: that is O(tunnels)).
@@ -469,9 +467,17 @@ impl Userspace {
         Ok(Some(id))
     }
 
+    /// The generated entries, from the SPD's index.
+    fn generated_entries(&self) -> Vec<Entry> {
+        self.generated
+            .values()
+            .filter_map(|(id, _)| self.spd.get(*id))
+            .collect()
+    }
+
     async fn rebuild_spd(&mut self) {
         let configured = self.spd.configured().to_vec();
-        let spd = Spd::new(configured, self.generated.values().map(|(_, e, _)| *e));
+        let spd = Spd::new(configured, self.generated_entries());
         for p in self.install_spd(spd).await {
             tracing::warn!("{p}");
         }
@@ -481,10 +487,10 @@ impl Userspace {
         let Some(id @ EntryId::Generated(_)) = id else {
             return;
         };
-        let Some(sel) = self.generated_ids.get(&id).copied() else {
+        let Some(sel) = self.spd.get(id).map(|e| e.selector) else {
             return;
         };
-        let Some((_, _, n)) = self.generated.get_mut(&sel) else {
+        let Some((_, n)) = self.generated.get_mut(&sel) else {
             return;
         };
         *n -= 1;
@@ -492,7 +498,6 @@ impl Userspace {
             return;
         }
         self.generated.remove(&sel);
-        self.generated_ids.remove(&id);
         self.spd.remove_generated(id);
         if !self.virtual_ips.is_empty() {
             self.rebuild_spd().await;

@@ -44,13 +44,39 @@ pub fn phase2_iv(
     iv
 }
 
+/// One cipher block, inline: IVs are at most 16 bytes (AES), and a heap vector per IV was
+/// two allocations per exchange chain of every ISAKMP SA (a quarter of a kilobyte per
+/// tunnel).
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    len: u8,
+    bytes: [u8; 16],
+}
+
+impl Block {
+    /// The first 16 bytes of `b` at most (block lengths are 8 or 16).
+    fn of(b: &[u8]) -> Self {
+        let mut bytes = [0u8; 16];
+        let n = b.len().min(16);
+        bytes[..n].copy_from_slice(&b[..n]);
+        Block {
+            len: n as u8,
+            bytes,
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
 #[derive(Debug, Clone)]
 struct IvState {
     message_id: u32,
     /// The IV for the next message of this exchange.
-    iv: Vec<u8>,
+    iv: Block,
     /// The last ciphertext block of a received, not yet confirmed, message.
-    pending: Option<Vec<u8>>,
+    pending: Option<Block>,
 }
 
 /// The CBC IV state of one ISAKMP SA: the phase-1 chain and one chain per later exchange.
@@ -78,7 +104,7 @@ impl IvChain {
             cipher,
             phase1: IvState {
                 message_id: 0,
-                iv: phase1_iv(hash, g_xi, g_xr, cipher.block_len()),
+                iv: Block::of(&phase1_iv(hash, g_xi, g_xr, cipher.block_len())),
                 pending: None,
             },
             exchanges: Vec::new(),
@@ -101,14 +127,14 @@ impl IvChain {
     /// The current phase-1 IV: before any encrypted message the initial IV, afterwards the
     /// last confirmed phase-1 ciphertext block.
     pub fn phase1_iv(&self) -> &[u8] {
-        &self.phase1.iv
+        self.phase1.iv.as_slice()
     }
 
     /// The IV the next message of exchange `message_id` will be encrypted or decrypted with
     /// (message ID 0 is phase 1). The first use of a message ID creates its chain from the
     /// current phase-1 IV.
     pub fn current_iv(&mut self, message_id: u32) -> &[u8] {
-        &self.state(message_id).iv
+        self.state(message_id).iv.as_slice()
     }
 
     /// Encrypts `buf` (whole blocks, already padded) for exchange `message_id` and advances
@@ -122,7 +148,7 @@ impl IvChain {
         let cipher = self.cipher;
         refuse_empty(buf, cipher)?;
         let state = self.state(message_id);
-        cipher.encrypt(key.as_bytes(), &state.iv, buf)?;
+        cipher.encrypt(key.as_bytes(), state.iv.as_slice(), buf)?;
         state.iv = last_block(buf, cipher.block_len());
         state.pending = None;
         Ok(())
@@ -141,7 +167,7 @@ impl IvChain {
         refuse_empty(buf, cipher)?;
         let next = last_block(buf, cipher.block_len());
         let state = self.state(message_id);
-        cipher.decrypt(key.as_bytes(), &state.iv, buf)?;
+        cipher.decrypt(key.as_bytes(), state.iv.as_slice(), buf)?;
         state.pending = Some(next);
         Ok(())
     }
@@ -176,12 +202,12 @@ impl IvChain {
             Some(i) => self.exchanges.remove(i),
             None => IvState {
                 message_id,
-                iv: phase2_iv(
+                iv: Block::of(&phase2_iv(
                     self.hash,
-                    &self.phase1.iv,
+                    self.phase1.iv.as_slice(),
                     message_id,
                     self.cipher.block_len(),
-                ),
+                )),
                 pending: None,
             },
         };
@@ -206,6 +232,6 @@ fn refuse_empty(buf: &[u8], cipher: Cipher) -> Result<(), CryptoError> {
 
 /// The last `block_len` bytes of `buf` (all of it if shorter; the cipher then refuses the
 /// length anyway).
-fn last_block(buf: &[u8], block_len: usize) -> Vec<u8> {
-    buf[buf.len().saturating_sub(block_len)..].to_vec()
+fn last_block(buf: &[u8], block_len: usize) -> Block {
+    Block::of(&buf[buf.len().saturating_sub(block_len)..])
 }
