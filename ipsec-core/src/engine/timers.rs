@@ -79,6 +79,8 @@ impl Engine {
         let mut stage_failed = false;
         // A quick mode of ours went unanswered with the peer silent throughout.
         let mut silent = false;
+        // Our inbound SPIs of quick modes whose QM3 never came.
+        let mut abandoned = Vec::new();
         // Only the newest ISAKMP SA with a peer probes: an older one the peer may already
         // have deleted (its Delete lost) would get no answer and condemn a live peer.
         let newest = match (pid, sa.established()) {
@@ -118,6 +120,7 @@ impl Engine {
                                     }
                                     Exchange::QuickResponder { inbound, .. } => {
                                         self.stats.phase2_failed += 1;
+                                        abandoned.extend(inbound.as_ref().map(|d| d.spi));
                                         self.take_back(inbound);
                                     }
                                     Exchange::Transaction { .. } => stage_failed = true,
@@ -164,6 +167,13 @@ impl Engine {
         let cookies = sa.spi_bytes();
         self.ike.insert(id, sa);
         self.reschedule_ike(id);
+        if !abandoned.is_empty() {
+            // QM3 never came, yet the initiator may have sent it and installed the pair
+            // (every QM3 lost, or every retransmitted QM2 that would have brought it
+            // again): a Delete for the SPIs tells it the pair is not ours (RFC 2408 §4.8),
+            // rather than leave it sending into an SA we do not have until its rekey.
+            let _ = self.send_delete_esp(now, id, &abandoned);
+        }
         match (dpd, pid) {
             (Dpd::Probe(seq), _) => {
                 let n = crate::wire::Notification::dpd(false, &cookies, seq);
