@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipsec_core::config::Config;
-use ipsec_core::engine::{Direction, Engine, EngineOptions, Event};
+use ipsec_core::engine::{DeleteReason, Direction, Engine, EngineOptions, Event};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use crate::flood::Flood;
@@ -439,6 +439,15 @@ impl Fleet {
             }
             Event::PeerDown { reason, .. } => {
                 self.fail(i, now, format!("down: {reason:?}"));
+            }
+            // The server dropped the pair (its QM3 never came, or an operator deleted it):
+            // the tunnel is not held any more, whatever phase 1 says.
+            Event::DeleteSa(d)
+                if d.reason == DeleteReason::DeletedByPeer
+                    && d.direction == Direction::Outbound
+                    && self.clients[i].state == State::Up =>
+            {
+                self.fail(i, now, "deleted by the server".into());
             }
             _ => {}
         }
