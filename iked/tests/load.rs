@@ -313,12 +313,17 @@ fn clients_come_back_after_a_responder_restart_without_leftovers() {
         return;
     }
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    const N: usize = 100;
-    let mut s = Setup::new(N, &[]);
+    // LOAD_RESTART_CLIENTS=1000 for the full-size run.
+    let n: usize = std::env::var("LOAD_RESTART_CLIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let patience = Duration::from_secs(60 + n as u64 / 10);
+    let mut s = Setup::new(n, &[]);
     let ready = s.dir.path().join("ready.json");
     let mut load = s.spawn_load(&[
         "--clients",
-        &N.to_string(),
+        &n.to_string(),
         "--client-dpd",
         "2",
         "--reconnect",
@@ -328,10 +333,8 @@ fn clients_come_back_after_a_responder_restart_without_leftovers() {
         "--ready-file",
         ready.to_str().unwrap(),
     ]);
-    wait_for("all clients up", Duration::from_secs(60), || {
-        ready.exists().then_some(())
-    });
-    assert_eq!(s.sas(), 2 * N);
+    wait_for("all clients up", patience, || ready.exists().then_some(()));
+    assert_eq!(s.sas(), 2 * n);
     // A crash: SIGKILL, then a fresh start (which cleans up what the dead one left).
     s.daemon.as_mut().unwrap().signal(libc::SIGKILL);
     s.daemon
@@ -342,18 +345,18 @@ fn clients_come_back_after_a_responder_restart_without_leftovers() {
     let down = Instant::now();
     s.start_iked();
     // The clients' DPD (2 s, 3 failures) notices and they start again.
-    wait_for("every client back", Duration::from_secs(60), || {
-        (s.counter("phase2-established") >= N as u64).then_some(())
+    wait_for("every client back", patience, || {
+        (s.counter("phase2-established") >= n as u64).then_some(())
     });
-    eprintln!("{N} clients back {:?} after the restart", down.elapsed());
+    eprintln!("{n} clients back {:?} after the restart", down.elapsed());
     // Settle, then exactly one SA pair per client, each client's virtual address once.
     std::thread::sleep(Duration::from_secs(3));
     let sas = s.daemon().json(&["sas"]);
     let sas = sas.as_array().unwrap();
-    assert_eq!(sas.len(), 2 * N, "{sas:#?}");
+    assert_eq!(sas.len(), 2 * n, "{sas:#?}");
     let status = s.daemon().json(&["status"]);
     let peers = status["peers"].as_array().map_or(0, Vec::len);
-    assert!(peers <= N + 5, "{peers} ISAKMP SAs for {N} clients");
+    assert!(peers <= n + 5, "{peers} ISAKMP SAs for {n} clients");
     let _ = load.kill();
     let _ = load.wait();
 }
