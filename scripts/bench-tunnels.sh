@@ -63,11 +63,19 @@ TICK=$(getconf CLK_TCK)
 SPID=""
 
 teardown() {
+    local killed=()
     for ns in $NG $NS; do
         if ip netns list | grep -qw "$ns"; then
-            for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+            for pid in $(ip netns pids "$ns" 2>/dev/null); do
+                kill -9 "$pid" 2>/dev/null && killed+=("$pid")
+            done
             ip netns del "$ns" 2>/dev/null || true
         fi
+    done
+    # Wait for them to be gone: a server holding 100 000 tunnels takes seconds to exit, and
+    # the next measurement must not find it (same command line) instead of its own.
+    for pid in "${killed[@]}"; do
+        for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     done
     SPID=""
 }
@@ -175,7 +183,10 @@ measure() { # daemon dh clients rate
         iked) start_iked "$2" "$3" ;;
         charon) start_charon "$2" ;;
     esac
-    [ "$1" = iked ] && SPID=$(pgrep -f "iked run -c $WORK/iked.toml" | head -1)
+    if [ "$1" = iked ]; then
+        SPID=$(ip netns pids $NS | while read -r p; do
+            [ "$(cat /proc/"$p"/comm 2>/dev/null)" = iked ] && echo "$p"; done | head -1)
+    fi
     sleep 1
     local r0 t0 r1 t1
     r0=$(rss_kb "$SPID")
@@ -214,6 +225,7 @@ for dh in $DH_GROUPS; do
             read -r tps p50 p99 max cpu per held est fails <"$WORK/m.txt"
             ROWS+=("$(printf '| %-6s | %-8s | %7s | %6s | %7s | %7s | %7s | %8s | %9s | %7s | %5s |' \
                 "$daemon" "$dh" "$n" "$tps" "$p50" "$p99" "$max" "$cpu" "$per" "$held" "$fails")")
+            echo "${ROWS[-1]}" >&2
             first=${SIZES%% *}
             [ "$n" = "$first" ] && TPS[$daemon-$dh]=$tps
         done
@@ -224,6 +236,7 @@ for dh in $DH_GROUPS; do
         read -r tps p50 p99 max cpu per held est fails <"$WORK/m.txt"
         ROWS+=("$(printf '| %-6s | %-8s | %7s | %6s | %7s | %7s | %7s | %8s | %9s | %7s | %5s |' \
             "$daemon" "$dh" "$n@$half/s" "$tps" "$p50" "$p99" "$max" "$cpu" "$per" "$held" "$fails")")
+        echo "${ROWS[-1]}" >&2
     done
 done
 
