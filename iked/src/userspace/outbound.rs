@@ -100,6 +100,10 @@ pub struct Worker {
     /// inline would also pay that for every empty slot (up to half of them).
     sas: HashMap<u32, Box<OutSa>>,
     current: HashMap<EntryId, u32>,
+    /// The SPIs of each policy's SAs (more than one during a rekey): a delete finds the
+    /// policy's other SA here, not by scanning every SA (a quarter of iked's CPU while
+    /// 100 000 road warriors connected).
+    by_entry: HashMap<EntryId, Vec<u32>>,
     last_acquire: HashMap<EntryId, Instant>,
     /// A packet to an alias, retargeted at the NAT's address before encapsulation.
     retargeted: Vec<u8>,
@@ -123,6 +127,7 @@ impl Worker {
             spd: Arc::new(Spd::default()),
             sas: HashMap::new(),
             current: HashMap::new(),
+            by_entry: HashMap::new(),
             last_acquire: HashMap::new(),
             retargeted: Vec::with_capacity(65_536),
         }
@@ -135,7 +140,17 @@ impl Worker {
                 Ok(OutCmd::Spd(s)) => self.spd = s,
                 Ok(OutCmd::Add(sa)) => {
                     self.current.insert(sa.entry, sa.spi);
-                    self.sas.insert(sa.spi, sa);
+                    let spis = self.by_entry.entry(sa.entry).or_default();
+                    if !spis.contains(&sa.spi) {
+                        spis.push(sa.spi);
+                    }
+                    let (spi, entry) = (sa.spi, sa.entry);
+                    if let Some(old) = self.sas.insert(spi, sa)
+                        && old.entry != entry
+                        && let Some(spis) = self.by_entry.get_mut(&old.entry)
+                    {
+                        spis.retain(|s| *s != spi);
+                    }
                 }
                 Ok(OutCmd::Move {
                     spi,
@@ -150,17 +165,22 @@ impl Worker {
                     }
                 }
                 Ok(OutCmd::Del(spi)) => {
-                    if let Some(sa) = self.sas.remove(&spi)
-                        && self.current.get(&sa.entry) == Some(&spi)
-                    {
+                    let Some(sa) = self.sas.remove(&spi) else {
+                        continue;
+                    };
+                    let others = match self.by_entry.get_mut(&sa.entry) {
+                        Some(spis) => {
+                            spis.retain(|s| *s != spi);
+                            spis.iter().copied().max()
+                        }
+                        None => None,
+                    };
+                    if others.is_none() {
+                        self.by_entry.remove(&sa.entry);
+                    }
+                    if self.current.get(&sa.entry) == Some(&spi) {
                         // An older SA of the same policy may still be alive (rekey overlap).
-                        match self
-                            .sas
-                            .values()
-                            .filter(|s| s.entry == sa.entry)
-                            .map(|s| s.spi)
-                            .max()
-                        {
+                        match others {
                             Some(other) => self.current.insert(sa.entry, other),
                             None => self.current.remove(&sa.entry),
                         };
