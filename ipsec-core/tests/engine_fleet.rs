@@ -441,6 +441,25 @@ impl Fleet {
     }
 
     /// Runs until every client is up again (bounded); how long it took.
+    /// A few clients without a usable pair, described for a failure message.
+    fn stuck(&self) -> Vec<String> {
+        self.clients()
+            .filter(|&c| !self.usable(c))
+            .take(3)
+            .map(|c| {
+                let n = &self.nodes[c];
+                format!(
+                    "client {c}: isakmp {:?} ipsec {:?} installed {:?} retry {:?} wake {:?}",
+                    n.engine.isakmp_sas(),
+                    n.engine.ipsec_sas(),
+                    n.installed.keys().collect::<Vec<_>>(),
+                    n.retry.map(|r| r.saturating_duration_since(self.now)),
+                    n.wake.map(|r| r.saturating_duration_since(self.now)),
+                )
+            })
+            .collect()
+    }
+
     fn until_all_up(&mut self, limit: Duration) -> Option<Duration> {
         let from = self.now;
         while self.now - from < limit {
@@ -561,22 +580,7 @@ fn a_thousand_engines_over_seven_days() {
             // Clients find the responder gone by DPD (10 min, 2 failures: at most 30 min of
             // silence) or by a phase 1 rekey, which renegotiates their pairs.
             let back = f.until_all_up(40 * MINUTE).unwrap_or_else(|| {
-                let stuck: Vec<String> = f
-                    .clients()
-                    .filter(|&c| !f.usable(c))
-                    .take(3)
-                    .map(|c| {
-                        let n = &f.nodes[c];
-                        format!(
-                            "client {c}: isakmp {:?} ipsec {:?} installed {} retry {:?} wake {:?}",
-                            n.engine.isakmp_sas(),
-                            n.engine.ipsec_sas().len(),
-                            n.installed.len(),
-                            n.retry.map(|r| r.saturating_duration_since(f.now)),
-                            n.wake.map(|r| r.saturating_duration_since(f.now)),
-                        )
-                    })
-                    .collect();
+                let stuck = f.stuck();
                 panic!("day {day}: only {} of {clients} back: {stuck:#?}", f.up())
             });
             comebacks.push(back);
@@ -636,20 +640,7 @@ fn tunnels_come_up_through_ten_and_thirty_percent_loss() {
              client failures {:?}",
             f.dropped, f.client_failures
         );
-        let stuck: Vec<String> = f
-            .clients()
-            .filter(|&c| !f.usable(c))
-            .take(3)
-            .map(|c| {
-                let n = &f.nodes[c];
-                format!(
-                    "client {c}: isakmp {:?} ipsec {:?} installed {:?}",
-                    n.engine.isakmp_sas(),
-                    n.engine.ipsec_sas(),
-                    n.installed.keys().collect::<Vec<_>>()
-                )
-            })
-            .collect();
+        let stuck = f.stuck();
         assert!(took.is_some(), "{percent} %: {stuck:#?}");
         f.check_no_leak(&format!("{percent} % loss"), false);
     }
