@@ -38,7 +38,7 @@ use crate::control::server::{Command, ControlSocket};
 use crate::control::{
     Counter, EngineState, ErrorKind, Reply, Request, Response, StatsReply, StatusReply,
 };
-use crate::driver::{DriverError, DriverEvent, IkeDriver, new_driver};
+use crate::driver::{DriverError, DriverEvent, IkeDriver, SpiSource, new_driver};
 use crate::kernel::Kernel;
 use crate::logging::{self, LogHandle};
 use crate::notify::notify;
@@ -307,7 +307,12 @@ impl Daemon {
         };
         drop(rtx);
 
-        let driver = new_driver(Arc::clone(&config), credentials);
+        let spis = if use_kernel {
+            SpiSource::Kernel
+        } else {
+            SpiSource::Engine
+        };
+        let driver = new_driver(Arc::clone(&config), credentials, spis);
         if driver.state() == EngineState::NotWired {
             warn!("{}", DriverError::NotWired);
         }
