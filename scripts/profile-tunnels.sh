@@ -6,7 +6,7 @@
 # and leaves the full one in OUT (default /tmp/profile-tunnels).
 #
 # Environment: PROFILE (heap|cpu, default heap), CLIENTS (default 10000), DH (default ecp256),
-# RATE (default 0: as fast as possible), OUT.
+# RATE (default 0: as fast as possible), OUT, FREQ (perf samples per second, default 499).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,7 +63,7 @@ ip -n $NS addr add 203.0.113.1/32 dev lo
 "$LOAD" server-config iked --clients "$CLIENTS" --dh "$DH" >"$OUT/iked.toml"
 case $PROFILE in
     heap) WRAP=(heaptrack -o "$OUT/heap") ;;
-    cpu) WRAP=(perf record -F 499 -g -o "$OUT/perf.data") ;;
+    cpu) WRAP=(perf record -F "${FREQ:-499}" -g -o "$OUT/perf.data") ;;
 esac
 ip netns exec $NS taskset -c 0 "${WRAP[@]}" "$IKED" run -c "$OUT/iked.toml" \
     --socket "$OUT/iked.sock" --log-level error >"$OUT/iked.log" 2>&1 &
@@ -79,7 +79,7 @@ kill -TERM "$IPID"
 for _ in $(seq 1200); do kill -0 "$WPID" 2>/dev/null || break; sleep 0.1; done
 case $PROFILE in
     heap)
-        f=$(ls "$OUT"/heap*.zst "$OUT"/heap*.gz 2>/dev/null | head -1)
+        f=$(ls "$OUT"/heap*.zst "$OUT"/heap*.gz 2>/dev/null | head -1 || true)
         heaptrack_print -f "$f" --print-peaks 1 --print-allocators 0 --print-temporary 0 \
             --print-leaks 0 --peak-limit 40 --sub-peak-limit 4 >"$OUT/heap.txt" 2>/dev/null || true
         head -c 20000 "$OUT/heap.txt" | grep -v '^$' | head -200

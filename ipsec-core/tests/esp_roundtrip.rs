@@ -263,3 +263,35 @@ fn independent_decryption_with_crypto_primitives() {
         assert_eq!(plain, packet, "{}", name(&t));
     }
 }
+
+#[test]
+fn idle_keys_are_given_back_and_expanded_again() {
+    for t in all_transforms() {
+        let what = name(&t);
+        let (mut tx, mut rx) = pair(&config(t, Mode::Tunnel, false));
+        // Checked when made, expanded on the first packet.
+        assert!(!tx.keys_expanded() && !rx.keys_expanded(), "{what}");
+        let (mut wire, mut got) = (Vec::new(), Vec::new());
+        let packet = ipv4(17, 0, 100);
+        let mut round_trip = |tx: &mut ipsec_core::esp::Outbound,
+                              rx: &mut ipsec_core::esp::Inbound| {
+            tx.encapsulate(&packet, &mut wire).expect(&what);
+            rx.decapsulate(&wire, &mut got).expect(&what);
+            assert_eq!(got, packet, "{what}");
+        };
+        round_trip(&mut tx, &mut rx);
+        assert!(tx.keys_expanded() && rx.keys_expanded(), "{what}");
+        // Used since the last call: kept.
+        assert!(!tx.drop_idle_keys() && !rx.drop_idle_keys(), "{what}");
+        assert!(tx.keys_expanded() && rx.keys_expanded(), "{what}");
+        // Idle for a whole period: given back, once.
+        assert!(tx.drop_idle_keys() && rx.drop_idle_keys(), "{what}");
+        assert!(!tx.keys_expanded() && !rx.keys_expanded(), "{what}");
+        assert!(!tx.drop_idle_keys() && !rx.drop_idle_keys(), "{what}");
+        // The next packets work as before, the sequence numbers and the window carried on.
+        round_trip(&mut tx, &mut rx);
+        round_trip(&mut tx, &mut rx);
+        assert_eq!(rx.counters().packets, 3, "{what}");
+        assert_eq!(rx.window().highest(), 3, "{what}");
+    }
+}

@@ -29,7 +29,7 @@ use super::counters::{DropReason, SaCounters, Totals};
 use super::esp_glue::{Expiry, Inbound};
 use super::packet::{adjust_transport_checksum, fix_transport_checksum, flow, ipv4_outer, rebuild};
 use super::spd::Selector;
-use super::{DpEvent, WAKE};
+use super::{DpEvent, KeySweep, WAKE};
 use crate::udp::{IkeSocket, recv_pktinfo};
 
 /// Datagrams read from one socket per wake-up before the others and the commands get a turn.
@@ -110,6 +110,8 @@ pub struct Worker {
     rebuilt: Vec<u8>,
     /// Decrypted packets on their way into the TUN.
     writer: TunWriter,
+    /// When the SAs' idle keys are given back next.
+    key_sweep: KeySweep,
 }
 
 #[derive(Clone, Copy)]
@@ -141,6 +143,7 @@ impl Worker {
             rebuilt: Vec::with_capacity(65_536),
             writer: TunWriter::new(&tun),
             tun,
+            key_sweep: KeySweep::new(),
         }
     }
 
@@ -178,6 +181,11 @@ impl Worker {
             sources.push((u.fd(), Source::Udp(u.bound().port())));
         }
         while self.commands() {
+            if self.key_sweep.due() {
+                for sa in self.sas.values_mut() {
+                    sa.esp.drop_idle_keys();
+                }
+            }
             let mut fds: Vec<PollFd<'_>> = sources
                 .iter()
                 .map(|(fd, _)| PollFd::new(*fd, PollFlags::POLLIN))

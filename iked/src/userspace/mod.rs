@@ -74,6 +74,31 @@ use spd::{Action, Entry, EntryId, Selector, Spd};
 /// How often (ms) an idle worker looks at its command channel.
 pub const WAKE: u16 = 20;
 
+/// How often the workers give back the expanded keys of SAs that carried nothing since the
+/// last time (`Inbound::drop_idle_keys`): an idle SA then holds its KEYMAT, not the 560
+/// bytes of an AES-GCM key schedule, and an SA idle for less than this is never re-expanded.
+pub const KEY_SWEEP: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A worker's schedule of key sweeps ([`KEY_SWEEP`]).
+pub struct KeySweep(std::time::Instant);
+
+impl KeySweep {
+    /// The first sweep one period from now.
+    pub fn new() -> Self {
+        KeySweep(std::time::Instant::now() + KEY_SWEEP)
+    }
+
+    /// Whether a sweep is due (and the next one is then scheduled).
+    pub fn due(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        let due = now >= self.0;
+        if due {
+            self.0 = now + KEY_SWEEP;
+        }
+        due
+    }
+}
+
 /// What the dataplane tells the daemon (for the engine).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DpEvent {

@@ -26,7 +26,7 @@ use super::esp_glue::{Expiry, Outbound};
 use super::packet::{flow, retarget};
 use super::spd::{Action, EntryId, Spd};
 use super::tun_io::TunReader;
-use super::{DpEvent, WAKE};
+use super::{DpEvent, KeySweep, WAKE};
 use crate::udp::IkeSocket;
 
 /// Packets read from the TUN per wake-up before the command channel is looked at again.
@@ -107,6 +107,8 @@ pub struct Worker {
     last_acquire: HashMap<EntryId, Instant>,
     /// A packet to an alias, retargeted at the NAT's address before encapsulation.
     retargeted: Vec<u8>,
+    /// When the SAs' idle keys are given back next.
+    key_sweep: KeySweep,
 }
 
 impl Worker {
@@ -130,6 +132,7 @@ impl Worker {
             by_entry: HashMap::new(),
             last_acquire: HashMap::new(),
             retargeted: Vec::with_capacity(65_536),
+            key_sweep: KeySweep::new(),
         }
     }
 
@@ -199,6 +202,11 @@ impl Worker {
         let mut batch = SendBatch::new();
         let mut warned = false;
         while self.commands() {
+            if self.key_sweep.due() {
+                for sa in self.sas.values_mut() {
+                    sa.esp.drop_idle_keys();
+                }
+            }
             let mut fds = [PollFd::new(self.tun.as_fd(), PollFlags::POLLIN)];
             match poll(&mut fds, PollTimeout::from(WAKE)) {
                 Ok(0) => continue,

@@ -6,7 +6,7 @@ use crate::crypto::esp::EspEncryption;
 use crate::proposal::phase2::Mode;
 
 use super::ip::{self, protocol};
-use super::keys::{CbcDecrypt, Protection};
+use super::keys::{CbcDecrypt, Keyed, Protection};
 use super::lifetime::Lifetime;
 use super::{Counters, EspError, Expiry, ReplayWindow, SaConfig, trailer};
 
@@ -34,7 +34,7 @@ pub struct Inbound {
     esn: bool,
     encryption: EspEncryption,
     icv_len: usize,
-    protection: Protection<CbcDecrypt>,
+    protection: Keyed<CbcDecrypt>,
     window: ReplayWindow,
     lifetime: Lifetime,
     counters: Counters,
@@ -72,7 +72,7 @@ impl Inbound {
             } else {
                 t.integrity.icv_len()
             },
-            protection: Protection::opening(&t, &config.keys)?,
+            protection: Keyed::new(&t, &config.keys)?,
             window: ReplayWindow::new(config.replay_window)?,
             lifetime: Lifetime::new(config.lifetime),
             counters: Counters::default(),
@@ -96,6 +96,18 @@ impl Inbound {
             self.counters.record(e);
         }
         result
+    }
+
+    /// Gives back the expanded keys (about 560 bytes for AES-GCM) if no packet used them
+    /// since the previous call; the next packet expands them again. A dataplane holding many
+    /// idle SAs calls this periodically. Whether they were given back.
+    pub fn drop_idle_keys(&mut self) -> bool {
+        self.protection.drop_if_idle()
+    }
+
+    /// Whether the keys are expanded now (see [`Self::drop_idle_keys`]).
+    pub fn keys_expanded(&self) -> bool {
+        self.protection.is_expanded()
     }
 
     /// The SPI.
@@ -170,7 +182,7 @@ impl Inbound {
 
         let (iv, body) = rest.split_at_checked(iv_len).ok_or(truncated)?;
         out.clear();
-        match &self.protection {
+        match self.protection.get()? {
             Protection::Gcm(gcm) => {
                 let iv: [u8; 8] = iv.try_into().map_err(|_| truncated)?;
                 // RFC 4106 §5: AAD = SPI | sequence number, or SPI | 64-bit ESN.

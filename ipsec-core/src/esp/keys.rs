@@ -1,6 +1,7 @@
-//! The keys of one SA direction, expanded once when the SA is created: AES-GCM keys
-//! (ring), CBC key schedules (RustCrypto `aes`/`des`), HMAC keys (ring; RustCrypto for
-//! MD5). Per packet nothing is expanded and nothing is allocated.
+//! The keys of one SA direction: AES-GCM keys (ring), CBC key schedules (RustCrypto
+//! `aes`/`des`), HMAC keys (ring; RustCrypto for MD5). They are expanded on an SA's first
+//! packet and kept while it carries traffic ([`Keyed`]); per packet nothing is expanded and
+//! nothing is allocated.
 
 use ::hmac::Mac as _;
 use cbc::cipher::{
@@ -10,7 +11,7 @@ use cbc::cipher::{
 use ring::{aead, hmac};
 
 use crate::crypto::Secret;
-use crate::crypto::esp::{EspEncryption, EspIntegrity, EspKeys, EspTransform};
+use crate::crypto::esp::{EspEncryption, EspIntegrity, EspKeys, EspTransform, split_keymat};
 
 use super::EspError;
 
@@ -295,6 +296,97 @@ impl Protection<CbcDecrypt> {
                 integrity: Integrity::new(t.integrity, &keys.integrity)?,
             },
         })
+    }
+}
+
+/// The two directions' expansions.
+pub(super) trait Direction: Sized {
+    fn expand(t: &EspTransform, keys: &EspKeys) -> Result<Protection<Self>, EspError>;
+}
+
+impl Direction for CbcEncrypt {
+    fn expand(t: &EspTransform, keys: &EspKeys) -> Result<Protection<Self>, EspError> {
+        Protection::sealing(t, keys)
+    }
+}
+
+impl Direction for CbcDecrypt {
+    fn expand(t: &EspTransform, keys: &EspKeys) -> Result<Protection<Self>, EspError> {
+        Protection::opening(t, keys)
+    }
+}
+
+/// One direction's keys, expanded only while the SA carries traffic.
+///
+/// An expanded AES-GCM key (ring's AES key schedule and GHASH table) takes 560 bytes, a
+/// CBC + HMAC one up to 600, and a concentrator holds most of its SAs idle most of the time
+/// (100,000 road warriors, few of them sending at any moment). So an SA keeps its KEYMAT
+/// (20 to 100 bytes, zeroized when dropped), expands it on its first packet, and
+/// [`Keyed::drop_if_idle`] gives the expansion back once the SA has been idle for a whole
+/// period of its owner's choosing. Expanding again costs well under a microsecond.
+pub(super) struct Keyed<C> {
+    transform: EspTransform,
+    /// Encryption key, salt and integrity key, in KEYMAT order (RFC 2409 §5.5).
+    keymat: Secret,
+    expanded: Option<Box<Protection<C>>>,
+    /// A packet used the keys since the last [`Keyed::drop_if_idle`].
+    used: bool,
+}
+
+impl<C: Direction> Keyed<C> {
+    /// Checks `keys` against `t` by expanding them once, and keeps them unexpanded.
+    pub(super) fn new(t: &EspTransform, keys: &EspKeys) -> Result<Self, EspError> {
+        // Each key's length is checked here, so that the KEYMAT below splits back into
+        // exactly these keys.
+        C::expand(t, keys)?;
+        let parts = [
+            Some(&keys.encryption),
+            keys.salt.as_ref(),
+            Some(&keys.integrity),
+        ];
+        let parts = parts.into_iter().flatten();
+        if parts.clone().map(Secret::len).sum::<usize>() != t.keymat_len() {
+            return Err(EspError::InvalidConfig("key lengths"));
+        }
+        // Exact capacity: extending never reallocates, so no copy escapes the zeroizing.
+        let mut keymat = Vec::with_capacity(t.keymat_len());
+        for part in parts {
+            keymat.extend_from_slice(part.as_bytes());
+        }
+        let keyed = Keyed {
+            transform: *t,
+            keymat: Secret::new(keymat),
+            expanded: None,
+            used: false,
+        };
+        // Splitting refuses what expanding accepts (weak 3DES keys): find out now.
+        keyed.split()?;
+        Ok(keyed)
+    }
+
+    fn split(&self) -> Result<EspKeys, EspError> {
+        split_keymat(&self.keymat, &self.transform).map_err(|_| EspError::InvalidConfig("keys"))
+    }
+
+    /// The expanded keys, expanding them if the SA was idle.
+    pub(super) fn get(&mut self) -> Result<&Protection<C>, EspError> {
+        self.used = true;
+        let p = match self.expanded.take() {
+            Some(p) => p,
+            None => Box::new(C::expand(&self.transform, &self.split()?)?),
+        };
+        Ok(self.expanded.insert(p))
+    }
+
+    /// Drops the expansion if no packet used it since the previous call; whether it did.
+    pub(super) fn drop_if_idle(&mut self) -> bool {
+        let idle = !std::mem::replace(&mut self.used, false);
+        idle && self.expanded.take().is_some()
+    }
+
+    /// Whether the keys are expanded now.
+    pub(super) fn is_expanded(&self) -> bool {
+        self.expanded.is_some()
     }
 }
 

@@ -8,7 +8,7 @@ use crate::crypto::esp::EspEncryption;
 use crate::proposal::phase2::Mode;
 
 use super::ip::{self, protocol};
-use super::keys::{CbcEncrypt, IvGenerator, MAX_ICV, Protection};
+use super::keys::{CbcEncrypt, IvGenerator, Keyed, MAX_ICV, Protection};
 use super::lifetime::Lifetime;
 use super::{Counters, EspError, Expiry, SaConfig, trailer};
 
@@ -63,7 +63,7 @@ pub struct Outbound {
     esn: bool,
     encryption: EspEncryption,
     icv_len: usize,
-    protection: Protection<CbcEncrypt>,
+    protection: Keyed<CbcEncrypt>,
     /// CBC only; boxed so that AES-GCM SAs (most of them) do not carry its key schedule
     /// (176 bytes per SA in an SA table of 100,000).
     iv: Option<Box<IvGenerator>>,
@@ -97,10 +97,11 @@ impl Outbound {
             return Err(EspError::InvalidConfig("SPI 0 is reserved"));
         }
         let t = config.transform;
-        let protection = Protection::sealing(&t, &config.keys)?;
-        let iv = match protection {
-            Protection::Cbc { .. } => Some(Box::new(IvGenerator::new(rng)?)),
-            _ => None,
+        let protection = Keyed::new(&t, &config.keys)?;
+        let cbc = !t.encryption.is_aead() && t.encryption != EspEncryption::Null;
+        let iv = match cbc {
+            true => Some(Box::new(IvGenerator::new(rng)?)),
+            false => None,
         };
         Ok(Outbound {
             spi: config.spi,
@@ -190,6 +191,18 @@ impl Outbound {
         Ok(())
     }
 
+    /// Gives back the expanded keys (about 560 bytes for AES-GCM) if no packet used them
+    /// since the previous call; the next packet expands them again. A dataplane holding many
+    /// idle SAs calls this periodically. Whether they were given back.
+    pub fn drop_idle_keys(&mut self) -> bool {
+        self.protection.drop_if_idle()
+    }
+
+    /// Whether the keys are expanded now (see [`Self::drop_idle_keys`]).
+    pub fn keys_expanded(&self) -> bool {
+        self.protection.is_expanded()
+    }
+
     /// The SPI.
     pub fn spi(&self) -> u32 {
         self.spi
@@ -271,7 +284,7 @@ impl Outbound {
         // Only the low 32 bits are sent (RFC 4303 §2.2.1).
         out.extend_from_slice(&(sequence as u32).to_be_bytes());
         let high = self.esn.then_some((sequence >> 32) as u32);
-        match &self.protection {
+        match self.protection.get()? {
             Protection::Gcm(gcm) => {
                 // RFC 4106 §3.1: the IV must not repeat under one key; the sequence number
                 // (64 bits, never reused) is the counter that guarantees it.
