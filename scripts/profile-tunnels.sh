@@ -6,7 +6,9 @@
 # and leaves the full one in OUT (default /tmp/profile-tunnels).
 #
 # Environment: PROFILE (heap|cpu, default heap), CLIENTS (default 10000), DH (default ecp256),
-# RATE (default 0: as fast as possible), OUT, FREQ (perf samples per second, default 499).
+# RATE (default 0: as fast as possible), OUT, FREQ (perf samples per second, default 499),
+# HOLD (heap: seconds to hold the tunnels after set-up, then SIGKILL, and report what is
+# still allocated then, the held tunnels' steady state, instead of the peak; default 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -74,14 +76,23 @@ ip netns exec $NG taskset -c 1 "$LOAD" run --clients "$CLIENTS" --rate "$RATE" -
     --max-in-flight 256 --leave --setup-limit 1800 --json "$OUT/run.json" | tail -12
 IPID=$(pgrep -f "iked run -c $OUT/iked.toml" | grep -v "^$WPID$" | tail -1)
 grep -E '^Vm(RSS|HWM)' "/proc/$IPID/status" || true
-# SIGTERM: iked tears down and exits; the profiler writes its data on the way out.
-kill -TERM "$IPID"
+HOLD=${HOLD:-0}
+if [ "$PROFILE" = heap ] && [ "$HOLD" -gt 0 ]; then
+    # Held, then killed: heaptrack reports what was allocated at that moment as leaked.
+    sleep "$HOLD"
+    grep -E '^VmRSS' "/proc/$IPID/status" || true
+    kill -KILL "$IPID"
+else
+    # SIGTERM: iked tears down and exits; the profiler writes its data on the way out.
+    kill -TERM "$IPID"
+fi
 for _ in $(seq 1200); do kill -0 "$WPID" 2>/dev/null || break; sleep 0.1; done
 case $PROFILE in
     heap)
         f=$(ls "$OUT"/heap*.zst "$OUT"/heap*.gz 2>/dev/null | head -1 || true)
-        heaptrack_print -f "$f" --print-peaks 1 --print-allocators 0 --print-temporary 0 \
-            --print-leaks 0 --peak-limit 40 --sub-peak-limit 4 >"$OUT/heap.txt" 2>/dev/null || true
+        if [ "$HOLD" -gt 0 ]; then what=(--print-peaks 0 --print-leaks 1); else what=(--print-peaks 1 --print-leaks 0); fi
+        heaptrack_print -f "$f" "${what[@]}" --print-allocators 0 --print-temporary 0 \
+            --peak-limit 40 --sub-peak-limit 4 >"$OUT/heap.txt" 2>/dev/null || true
         head -c 20000 "$OUT/heap.txt" | grep -v '^$' | head -200
         ;;
     cpu)

@@ -67,7 +67,7 @@ pub struct SaLifetimes {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SaInstall {
     /// The configured peer's name, when known.
-    pub peer: Option<String>,
+    pub peer: Option<Arc<str>>,
     /// The session (one peer at one remote address) it belongs to.
     pub session: Option<u64>,
     /// The `[[policy]]` index (from 0) it was negotiated for, if any.
@@ -255,7 +255,7 @@ pub enum DriverEvent {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SaState {
     /// Peer name.
-    pub peer: Option<String>,
+    pub peer: Option<Arc<str>>,
     /// A replacement is up; it is deleted soon.
     pub replaced: bool,
 }
@@ -415,7 +415,7 @@ pub use wired::EngineDriver;
 
 #[cfg(feature = "engine")]
 mod wired {
-    use std::collections::{BTreeMap, HashMap, VecDeque};
+    use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
     use ipsec_core::config::IpPrefix;
     use ipsec_core::crypto::esp::{EspEncryption, EspIntegrity, EspKeys, EspTransform};
@@ -429,7 +429,10 @@ mod wired {
         engine: Engine,
         /// Names of the peers the engine has told us about (a peer's SAs may outlive its
         /// session entry when events are read late).
-        names: BTreeMap<PeerId, String>,
+        names: BTreeMap<PeerId, Arc<str>>,
+        /// One copy of each name, shared by every session and SA of that peer (a
+        /// road-warrior template has one name for 100,000 sessions).
+        interned: BTreeSet<Arc<str>>,
         /// Virtual addresses received as a mode-config client, by session, so that the
         /// session's end can take its address away (the engine's `PeerDown` does not say).
         vips: BTreeMap<PeerId, (String, IpAddr)>,
@@ -470,20 +473,38 @@ mod wired {
             EngineDriver {
                 engine,
                 names: BTreeMap::new(),
+                interned: BTreeSet::new(),
                 vips: BTreeMap::new(),
                 pending: VecDeque::new(),
             }
         }
 
-        fn name(&mut self, peer: PeerId) -> Option<String> {
+        fn name(&mut self, peer: PeerId) -> Option<Arc<str>> {
             if let Some(n) = self.names.get(&peer) {
-                return Some(n.clone());
+                return Some(Arc::clone(n));
             }
-            let found = self.engine.peer_name(peer).map(str::to_owned);
-            if let Some(n) = &found {
-                self.names.insert(peer, n.clone());
+            let found = self.engine.peer_name(peer).map(str::to_owned)?;
+            let n = self.intern(&found);
+            self.names.insert(peer, Arc::clone(&n));
+            Some(n)
+        }
+
+        fn intern(&mut self, name: &str) -> Arc<str> {
+            if let Some(n) = self.interned.get(name) {
+                return Arc::clone(n);
             }
-            found
+            // Names of peers removed from the configuration go when nothing holds them.
+            if self.interned.len() > 2 * self.names.len() + 64 {
+                self.interned.retain(|n| Arc::strong_count(n) > 1);
+            }
+            let n: Arc<str> = Arc::from(name);
+            self.interned.insert(Arc::clone(&n));
+            n
+        }
+
+        /// The peer's name for messages ("" when unknown).
+        fn name_string(&mut self, peer: PeerId) -> String {
+            self.name(peer).map(|n| n.to_string()).unwrap_or_default()
         }
 
         fn translate(&mut self, e: Event) -> Option<DriverEvent> {
@@ -494,11 +515,15 @@ mod wired {
                     local,
                     remote,
                 } => {
-                    self.names.insert(peer, name.clone());
+                    let n = self.intern(&name);
+                    self.names.insert(peer, n);
                     DriverEvent::Info(format!("peer {name:?} up: {local} <-> {remote}"))
                 }
                 Event::PeerDown { peer, reason } => {
-                    let name = self.names.remove(&peer).unwrap_or_else(|| "?".into());
+                    let name = self
+                        .names
+                        .remove(&peer)
+                        .map_or_else(|| "?".into(), |n| n.to_string());
                     self.pending
                         .push_back(DriverEvent::Session(SessionEvent::Down {
                             session: peer.0,
@@ -520,12 +545,12 @@ mod wired {
                 Event::IsakmpSaUp { peer, spi } => DriverEvent::Info(format!(
                     "ISAKMP SA {} up with peer {:?}",
                     cookies(&spi),
-                    self.name(peer).unwrap_or_default()
+                    self.name_string(peer)
                 )),
                 Event::IsakmpSaDown { peer, spi } => DriverEvent::Info(format!(
                     "ISAKMP SA {} down (peer {:?})",
                     cookies(&spi),
-                    self.name(peer).unwrap_or_default()
+                    self.name_string(peer)
                 )),
                 Event::InstallSa(sa) => {
                     let name = self.name(sa.peer);
@@ -589,7 +614,7 @@ mod wired {
                     DriverEvent::XauthVerify(Box::new(XauthCheck {
                         request: request.0,
                         session: peer.0,
-                        peer: self.name(peer).unwrap_or_default(),
+                        peer: self.name_string(peer),
                         user,
                         password: zeroize::Zeroizing::new(password.as_bytes().to_vec()),
                         local,
@@ -604,7 +629,7 @@ mod wired {
                         }));
                     DriverEvent::Info(format!(
                         "XAuth user {user:?} authenticated (peer {:?})",
-                        self.name(peer).unwrap_or_default()
+                        self.name_string(peer)
                     ))
                 }
                 Event::AddressAssigned {
@@ -620,7 +645,7 @@ mod wired {
                     DriverEvent::Info(format!(
                         "mode-config: {address} for {} (peer {:?})",
                         user.as_deref().unwrap_or("the peer"),
-                        self.name(peer).unwrap_or_default()
+                        self.name_string(peer)
                     ))
                 }
                 Event::ModeConfigReceived { peer, config } => self.received(peer, &config),
@@ -630,7 +655,7 @@ mod wired {
         /// Mode-config client: the server's answer. Only an address is something to apply
         /// (DNS servers and split networks come along with it).
         fn received(&mut self, peer: PeerId, config: &eng::ReceivedConfig) -> DriverEvent {
-            let name = self.name(peer).unwrap_or_default();
+            let name = self.name_string(peer);
             let Some(address) = config.address else {
                 return DriverEvent::Warn(format!(
                     "mode-config from peer {name:?} without an address (DNS {:?}, \
@@ -691,7 +716,7 @@ mod wired {
     /// The engine's SA as the kernel takes it.
     fn install(
         sa: &eng::InstallSa,
-        peer: Option<String>,
+        peer: Option<Arc<str>>,
         session: u64,
     ) -> Result<SaInstall, String> {
         let transform = kernel_transform(&sa.transform, &sa.keys)?;
@@ -962,7 +987,7 @@ mod wired {
                         .names
                         .get(&c.peer)
                         .cloned()
-                        .or_else(|| self.engine.peer_name(c.peer).map(str::to_owned)),
+                        .or_else(|| self.engine.peer_name(c.peer).map(Arc::from)),
                     replaced: c.replaced,
                 };
                 out.insert(c.inbound_spi, state.clone());

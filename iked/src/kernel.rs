@@ -104,7 +104,7 @@ struct Generated {
 
 #[derive(Clone, Debug)]
 struct SaMeta {
-    peer: Option<String>,
+    peer: Option<std::sync::Arc<str>>,
     policy: Option<usize>,
     inbound: bool,
     generated: Option<GenKey>,
@@ -653,7 +653,8 @@ impl Kernel {
             hard_bytes: sa.lifetime.hard_bytes,
             peer: meta
                 .and_then(|m| m.peer.clone())
-                .or_else(|| engine.and_then(|e| e.peer)),
+                .or_else(|| engine.and_then(|e| e.peer))
+                .map(|p| p.to_string()),
             policy: meta.and_then(|m| m.policy).map(|i| i + 1),
             alias: None,
         }

@@ -61,7 +61,11 @@ impl Userspace {
                     hard_lifetime: Some(sa.lifetime.hard.as_secs()),
                     soft_bytes: sa.lifetime.soft_bytes,
                     hard_bytes: sa.lifetime.hard_bytes,
-                    peer: sa.peer.clone().or_else(|| engine.and_then(|e| e.peer)),
+                    peer: sa
+                        .peer
+                        .clone()
+                        .or_else(|| engine.and_then(|e| e.peer))
+                        .map(|p| p.to_string()),
                     policy: sa.policy.map(|i| i + 1),
                     alias: m.alias.map(|a| a.to_string()),
                 }

@@ -132,7 +132,7 @@ struct SaMeta {
 #[derive(Debug)]
 struct Listed {
     spi: u32,
-    peer: Option<String>,
+    peer: Option<std::sync::Arc<str>>,
     policy: Option<usize>,
     inbound: bool,
     src: IpAddr,

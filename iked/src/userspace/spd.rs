@@ -151,7 +151,12 @@ impl GeneratedIndex {
             self.unlink(&e);
         }
         match Self::host(&e) {
-            Some(h) => self.by_host.entry(h).or_default().push(e.id),
+            Some(h) => {
+                // Nearly always one entry per host: room for one, not the four of `push`.
+                let ids = self.by_host.entry(h).or_default();
+                ids.reserve_exact(1);
+                ids.push(e.id);
+            }
             None => self.other.push(e.id),
         }
     }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::crypto::Secret;
 use crate::phase1::{self, Ctx, Handshake, Phase1Sa, Progress, aggressive, main_mode};
 use crate::wire::{Cookie, ExchangeType, Message, Notification, Payload, PayloadType, ProtocolId};
 
@@ -207,14 +208,14 @@ impl Engine {
                     self.float(sa);
                 }
                 self.send(sa.local, sa.remote, &message);
-                sa.flight = Some(
+                sa.flight = Some(Box::new(
                     if sa.role == Role::Responder && sa.exchange == ExchangeType::IdentityProtection
                     {
                         Flight::answer(message, d, now, &self.options)
                     } else {
                         Flight::waiting(message, Some(d), now, &self.options)
                     },
-                );
+                ));
                 Step::Keep
             }
             Ok(Progress::Done {
@@ -234,7 +235,7 @@ impl Engine {
                 }
                 sa.flight = message.map(|m| {
                     self.send(sa.local, sa.remote, &m);
-                    Flight::last(m, d, now, &self.options)
+                    Box::new(Flight::last(m, d, now, &self.options))
                 });
                 Step::Established(p1)
             }
@@ -358,11 +359,11 @@ impl Engine {
             negotiation_deadline: now + self.options.exchange_lifetime() * 2,
             state: IkeState::Negotiating(Box::new(hs)),
             // AM2 is retransmitted (if AM3 is lost, only that brings it back); MM2 is not.
-            flight: Some(if h.exchange_type == ExchangeType::Aggressive {
+            flight: Some(Box::new(if h.exchange_type == ExchangeType::Aggressive {
                 Flight::waiting(message, Some(d), now, &self.options)
             } else {
                 Flight::answer(message, d, now, &self.options)
-            }),
+            })),
             half_open: true,
             rekey_of: None,
         };
@@ -467,7 +468,7 @@ impl Engine {
             created: now,
             negotiation_deadline: now + self.options.exchange_lifetime() * 2,
             state: IkeState::Negotiating(Box::new(hs)),
-            flight: Some(Flight::waiting(message, None, now, &self.options)),
+            flight: Some(Box::new(Flight::waiting(message, None, now, &self.options))),
             half_open: false,
             rekey_of,
         };
@@ -497,8 +498,13 @@ impl Engine {
         remote: SocketAddr,
         id: IkeId,
         mut sa: Box<IkeSa>,
-        p1: Box<Phase1Sa>,
+        mut p1: Box<Phase1Sa>,
     ) {
+        // Phase 1 is over: SKEYID keyed its HASH_I/HASH_R and SKEYID_e its encryption key
+        // (RFC 2409 §5, Appendix B), and neither is used again (two keys and their
+        // allocations per held tunnel).
+        p1.keys.skeyids.skeyid = Secret::default();
+        p1.keys.skeyids.skeyid_e = Secret::default();
         if sa.half_open {
             sa.half_open = false;
             self.half_open_remove(sa.remote.ip().to_canonical());

@@ -234,7 +234,7 @@ pub(crate) struct IkeSa {
     /// Phase 1 state.
     pub state: IkeState,
     /// Our last phase-1 message.
-    pub flight: Option<Flight>,
+    pub flight: Option<Box<Flight>>,
     /// Counted among half-open negotiations.
     pub half_open: bool,
     /// The ISAKMP SA this one replaces (a phase 1 rekey we started).

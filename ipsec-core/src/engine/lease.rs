@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::config::IpPool;
 
@@ -21,10 +22,11 @@ const MAX_SCAN: usize = 1 << 16;
 /// The engine's address leases.
 #[derive(Debug, Default)]
 pub(crate) struct Leases {
-    /// Owner → address.
-    by_owner: BTreeMap<String, IpAddr>,
+    /// Owner → address. (The owner's name is shared by both maps: one allocation per
+    /// lease, not two.)
+    by_owner: BTreeMap<Arc<str>, IpAddr>,
     /// Address → owner.
-    owner_of: BTreeMap<IpAddr, String>,
+    owner_of: BTreeMap<IpAddr, Arc<str>>,
     /// (address, a session holding it now). Pairs in sets rather than a set per address:
     /// nearly every address has one holder, and a set of one still allocated a node of
     /// eleven (200 bytes per lease).
@@ -52,13 +54,17 @@ impl Leases {
             Some(a) => a,
             None => self.choose(owner, pool?)?,
         };
-        if let Some(old) = self.by_owner.insert(owner.to_owned(), addr)
+        let name: Arc<str> = match self.owner_of.get(&addr) {
+            Some(n) if &**n == owner => Arc::clone(n),
+            _ => Arc::from(owner),
+        };
+        if let Some(old) = self.by_owner.insert(Arc::clone(&name), addr)
             && old != addr
         {
             self.owner_of.remove(&old);
         }
-        if let Some(prev) = self.owner_of.insert(addr, owner.to_owned())
-            && prev != owner
+        if let Some(prev) = self.owner_of.insert(addr, name)
+            && &*prev != owner
         {
             self.by_owner.remove(&prev);
         }

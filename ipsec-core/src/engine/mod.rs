@@ -104,6 +104,8 @@ mod event;
 mod exchanges;
 mod fragment;
 mod handshake;
+mod id_set;
+use id_set::PushExact as _;
 mod ike;
 mod informational;
 mod lease;
@@ -893,7 +895,7 @@ impl Engine {
         self.sessions_by_user
             .entry(user.to_owned())
             .or_default()
-            .push(pid);
+            .push_exact(pid);
         self.users_indexed += 1;
         if self.users_indexed > 2 * self.peers.len() + 64 {
             self.sessions_by_user.clear();
@@ -903,7 +905,7 @@ impl Engine {
                     self.sessions_by_user
                         .entry(u.clone())
                         .or_default()
-                        .push(*id);
+                        .push_exact(*id);
                     self.users_indexed += 1;
                 }
             }
@@ -915,7 +917,7 @@ impl Engine {
         self.sessions_by_ip
             .entry(ip.to_canonical())
             .or_default()
-            .push(pid);
+            .push_exact(pid);
         self.sessions_indexed += 1;
         if self.sessions_indexed > 2 * self.peers.len() + 64 {
             // Amortised clean-up of sessions that are gone or have moved.
@@ -925,7 +927,7 @@ impl Engine {
                 self.sessions_by_ip
                     .entry(s.remote.ip().to_canonical())
                     .or_default()
-                    .push(*id);
+                    .push_exact(*id);
             }
         }
     }

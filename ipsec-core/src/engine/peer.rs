@@ -1,10 +1,10 @@
 //! Peer sessions: the SAs negotiated with one configured peer at one remote address, and the
 //! quick modes waiting for its phase 1.
 
-use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use super::child::{ChildId, ChildRequest};
+use super::id_set::IdSet;
 use super::ike::IkeId;
 
 /// One remote peer.
@@ -16,9 +16,9 @@ pub(crate) struct PeerSession {
     /// Our address towards it (possibly unspecified until learnt).
     pub local: SocketAddr,
     /// Its ISAKMP SAs, negotiating or established.
-    pub ike: BTreeSet<IkeId>,
+    pub ike: IdSet<IkeId>,
     /// Its IPsec SA pairs.
-    pub children: BTreeSet<ChildId>,
+    pub children: IdSet<ChildId>,
     /// Quick modes to run once a phase 1 is up.
     pub pending: Vec<ChildRequest>,
     /// `PeerUp` was reported.
@@ -36,8 +36,8 @@ impl PeerSession {
             name,
             remote,
             local,
-            ike: BTreeSet::new(),
-            children: BTreeSet::new(),
+            ike: IdSet::default(),
+            children: IdSet::default(),
             pending: Vec::new(),
             up: false,
             user: None,
