@@ -335,6 +335,15 @@ fn clients_come_back_after_a_responder_restart_without_leftovers() {
     ]);
     wait_for("all clients up", patience, || ready.exists().then_some(()));
     assert_eq!(s.sas(), 2 * n);
+    // The virtual addresses are routed through the TUN by their pool's prefixes, not one
+    // route per client (the first 100 addresses of the pool need 7).
+    let routes = s.server.ip(&["route", "show", "table", "27497"]);
+    let count = routes.lines().filter(|l| l.contains("iked0")).count();
+    assert!(routes.contains("100.96.0.2/31 dev iked0"), "{routes}");
+    assert!(
+        count <= 2 + n / 8,
+        "{count} routes for {n} clients: {routes}"
+    );
     // A crash: SIGKILL, then a fresh start (which cleans up what the dead one left).
     s.daemon.as_mut().unwrap().signal(libc::SIGKILL);
     s.daemon

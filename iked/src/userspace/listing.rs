@@ -32,9 +32,7 @@ impl Userspace {
                     dst_address: sa.dst.to_string(),
                     direction: if sa.inbound { "in" } else { "out" }.into(),
                     mode: if sa.tunnel { "tunnel" } else { "transport" }.into(),
-                    reqid: sa
-                        .policy
-                        .map_or(0, |p| self.owner.reqid(u32::try_from(p).unwrap_or(0) + 1)),
+                    reqid: sa.policy.map_or(0, |p| self.owner.reqid(p + 1)),
                     state: if engine.as_ref().is_some_and(|e| e.replaced) {
                         "dying"
                     } else {
@@ -56,18 +54,18 @@ impl Userspace {
                     replay: if sa.inbound { sa.replay_window } else { 0 },
                     replay_drops: u32c(&c.replay),
                     integrity_failures: u32c(&c.integrity),
-                    add_time: m.added,
-                    soft_lifetime: Some(sa.lifetime.soft.as_secs()),
-                    hard_lifetime: Some(sa.lifetime.hard.as_secs()),
-                    soft_bytes: sa.lifetime.soft_bytes,
-                    hard_bytes: sa.lifetime.hard_bytes,
+                    add_time: m.added.into(),
+                    soft_lifetime: Some(sa.soft_secs.into()),
+                    hard_lifetime: Some(sa.hard_secs.into()),
+                    soft_bytes: sa.soft_bytes,
+                    hard_bytes: sa.hard_bytes,
                     peer: sa
                         .peer
                         .clone()
                         .or_else(|| engine.and_then(|e| e.peer))
                         .map(|p| p.to_string()),
-                    policy: sa.policy.map(|i| i + 1),
-                    alias: m.alias.map(|a| a.to_string()),
+                    policy: sa.policy.map(|i| i as usize + 1),
+                    alias: m.alias.as_ref().map(|a| a.alias.to_string()),
                 }
             })
             .collect();

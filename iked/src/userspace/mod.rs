@@ -46,6 +46,7 @@ mod listing;
 pub mod net;
 pub mod outbound;
 pub mod packet;
+mod pool_routes;
 pub mod spd;
 mod tun_io;
 pub mod virtual_ip;
@@ -118,12 +119,18 @@ pub enum DpEvent {
 struct SaMeta {
     sa: Listed,
     entry: Option<EntryId>,
-    /// The NAT mapping (public address, port) whose alias it holds.
-    alias_of: Option<(IpAddr, u16)>,
-    /// That alias.
-    alias: Option<IpAddr>,
+    /// Transport mode through a NAT with `transport-nat-aliases` only.
+    alias: Option<Box<AliasHeld>>,
     counters: Arc<SaCounters>,
-    added: u64,
+    /// When it was added (seconds since 1970; `u32` lasts until 2106).
+    added: u32,
+}
+
+/// The alias an SA holds, and the NAT mapping (public address, port) it belongs to.
+#[derive(Debug)]
+struct AliasHeld {
+    of: (IpAddr, u16),
+    alias: IpAddr,
 }
 
 /// What `iked sas` shows of an SA: its [`SaInstall`] without the keys (the workers hold
@@ -133,7 +140,8 @@ struct SaMeta {
 struct Listed {
     spi: u32,
     peer: Option<std::sync::Arc<str>>,
-    policy: Option<usize>,
+    /// `[[policy]]` number (from 0).
+    policy: Option<u32>,
     inbound: bool,
     src: IpAddr,
     dst: IpAddr,
@@ -142,7 +150,11 @@ struct Listed {
     encryption: xfrm::Encryption,
     integrity: xfrm::Integrity,
     replay_window: u32,
-    lifetime: crate::driver::SaLifetimes,
+    /// Lifetimes in seconds (the engine's are whole seconds), and bytes.
+    soft_secs: u32,
+    hard_secs: u32,
+    soft_bytes: Option<u64>,
+    hard_bytes: Option<u64>,
 }
 
 impl Listed {
@@ -150,7 +162,7 @@ impl Listed {
         Listed {
             spi: sa.spi,
             peer: sa.peer.clone(),
-            policy: sa.policy,
+            policy: sa.policy.and_then(|p| u32::try_from(p).ok()),
             inbound: sa.inbound,
             src: sa.src,
             dst: sa.dst,
@@ -159,9 +171,16 @@ impl Listed {
             encryption: sa.transform.encryption,
             integrity: sa.transform.integrity,
             replay_window: sa.replay_window,
-            lifetime: sa.lifetime,
+            soft_secs: secs(sa.lifetime.soft),
+            hard_secs: secs(sa.lifetime.hard),
+            soft_bytes: sa.lifetime.soft_bytes,
+            hard_bytes: sa.lifetime.hard_bytes,
         }
     }
+}
+
+fn secs(d: std::time::Duration) -> u32 {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
 }
 
 /// The userspace dataplane (control side). See the module documentation.
@@ -319,6 +338,7 @@ impl Userspace {
     pub async fn apply_policies(&mut self, config: &Snapshot) -> (PolicyChanges, Vec<String>) {
         self.aliases
             .set_prefix(config.daemon().transport_nat_aliases);
+        self.routing.set_pools(pool_routes::pool_prefixes(config));
         let generated = self.generated_entries();
         let (spd, mut problems) = Spd::build(config, &generated);
         let mut c = PolicyChanges::default();
@@ -577,14 +597,15 @@ impl Userspace {
             Box::new(SaMeta {
                 sa: Listed::of(sa),
                 entry,
-                alias_of,
-                alias,
+                alias: alias_of
+                    .zip(alias)
+                    .map(|(of, alias)| Box::new(AliasHeld { of, alias })),
                 counters,
-                added: unix_now(),
+                added: u32::try_from(unix_now()).unwrap_or(u32::MAX),
             }),
         ) {
             self.release(old.entry).await;
-            self.release_alias(old.alias_of);
+            self.release_alias(old.alias);
         }
         Ok(())
     }
@@ -612,9 +633,9 @@ impl Userspace {
         (sa, Some((peer, port)), Some(alias))
     }
 
-    fn release_alias(&mut self, of: Option<(IpAddr, u16)>) {
-        if let Some((public, port)) = of {
-            self.aliases.release(public, port);
+    fn release_alias(&mut self, held: Option<Box<AliasHeld>>) {
+        if let Some(h) = held {
+            self.aliases.release(h.of.0, h.of.1);
         }
     }
 
@@ -649,7 +670,7 @@ impl Userspace {
             self.send_out(OutCmd::Del(d.spi));
         }
         self.release(meta.entry).await;
-        self.release_alias(meta.alias_of);
+        self.release_alias(meta.alias);
         Ok(true)
     }
 

@@ -122,6 +122,9 @@ pub struct Routing {
     installed: HashMap<Prefix, RouteConfig>,
     /// Our addresses as of the last [`Routing::set_routes`] (preferred sources).
     ours: Vec<IpAddr>,
+    /// The mode-config pools' prefixes: a host in one is routed by the pool's route
+    /// (`pool_routes`).
+    pools: Vec<Prefix>,
 }
 
 impl Drop for Routing {
@@ -163,6 +166,7 @@ impl Routing {
             tun_index,
             installed: HashMap::new(),
             ours: Vec::new(),
+            pools: Vec::new(),
         };
         let (routes, _) = r
             .net
@@ -270,11 +274,12 @@ impl Routing {
         let mut wanted: Vec<RouteConfig> = Vec::new();
         let mut by_dst: HashMap<Prefix, usize> = HashMap::new();
         for (src, dst) in dsts {
-            if by_dst.contains_key(dst) {
+            let dst = self.route_dst(*dst);
+            if by_dst.contains_key(&dst) {
                 continue;
             }
-            by_dst.insert(*dst, wanted.len());
-            wanted.push(self.route(*src, *dst));
+            by_dst.insert(dst, wanted.len());
+            wanted.push(self.route(*src, dst));
         }
         for (vip, nets) in virtual_ips {
             for net in nets {
@@ -349,6 +354,7 @@ impl Routing {
     /// Adds the route of one more policy (a generated one), with the addresses known at the
     /// last [`Routing::set_routes`]. Nothing happens if a route to `dst` is there.
     pub async fn add_route_to(&mut self, src: Prefix, dst: Prefix) -> Result<(), String> {
+        let dst = self.route_dst(dst);
         if self.installed.contains_key(&dst) {
             return Ok(());
         }
@@ -356,8 +362,27 @@ impl Routing {
         self.install(r).await
     }
 
+    /// The mode-config pools' prefixes (`pool_routes`), from the configuration.
+    pub fn set_pools(&mut self, pools: Vec<Prefix>) {
+        self.pools = pools;
+    }
+
+    /// The route that serves policies to `dst`: its pool's, for a host of a pool.
+    fn route_dst(&self, dst: Prefix) -> Prefix {
+        let host = dst.prefix_len() == if dst.addr().is_ipv4() { 32 } else { 128 };
+        match self.pools.iter().find(|p| host && p.contains(dst.addr())) {
+            Some(p) => *p,
+            None => dst,
+        }
+    }
+
     /// Removes our routes to `dst` (its last policy is gone).
     pub async fn remove_route_to(&mut self, dst: Prefix) -> Result<(), String> {
+        if self.route_dst(dst) != dst {
+            // A pool's route outlives its clients; the next `set_routes` drops it once no
+            // policy needs it.
+            return Ok(());
+        }
         let Some(r) = self.installed.remove(&dst) else {
             return Ok(());
         };
