@@ -30,7 +30,12 @@ esac
 command -v $need >/dev/null 2>&1 ||
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkg >/dev/null
 
-# Symbols for the report: release code with line tables.
+# Symbols for the report: release code with line tables, and frame pointers so that perf's
+# call graphs reach our callers (RUSTFLAGS changes every fingerprint: its own directory).
+if [ "$PROFILE" = cpu ]; then
+    export RUSTFLAGS="${RUSTFLAGS:-} -C force-frame-pointers=yes"
+    TARGET=$TARGET-fp
+fi
 CARGO_PROFILE_RELEASE_DEBUG=line-tables-only CARGO_TARGET_DIR=$TARGET cargo build --release -q -p iked -p loadgen
 IKED=$TARGET/release/iked
 LOAD=$TARGET/release/ikeload

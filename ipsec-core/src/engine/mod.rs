@@ -248,7 +248,7 @@ pub struct Engine {
     sessions_by_ip: std::collections::HashMap<IpAddr, Vec<PeerId>>,
     sessions_indexed: usize,
     /// Peer sessions by XAuth user, a superset kept like `sessions_by_ip`.
-    sessions_by_user: std::collections::HashMap<String, Vec<PeerId>>,
+    sessions_by_user: std::collections::HashMap<Arc<str>, Vec<PeerId>>,
     users_indexed: usize,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -891,9 +891,9 @@ impl Engine {
     }
 
     /// Files session `pid` under its XAuth `user`.
-    fn index_user(&mut self, pid: PeerId, user: &str) {
+    fn index_user(&mut self, pid: PeerId, user: &Arc<str>) {
         self.sessions_by_user
-            .entry(user.to_owned())
+            .entry(Arc::clone(user))
             .or_default()
             .push_exact(pid);
         self.users_indexed += 1;

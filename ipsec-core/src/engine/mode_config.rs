@@ -208,7 +208,7 @@ impl Engine {
                 .and_then(|u| config.user(u))
                 .and_then(|u| u.address)
         });
-        let user = e.stage.user.clone();
+        let user = e.stage.user.as_deref().map(str::to_owned);
         let prefix = e.stage.granted_prefix;
         let had = e.stage.address;
         let pool = mc.address_pool.as_deref().and_then(|p| config.ip_pool(p));

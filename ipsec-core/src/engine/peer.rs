@@ -24,7 +24,7 @@ pub(crate) struct PeerSession {
     /// `PeerUp` was reported.
     pub up: bool,
     /// The XAuth user authenticated on it (we are the server).
-    pub user: Option<String>,
+    pub user: Option<std::sync::Arc<str>>,
     /// The peer's phase-1 identity, once authenticated.
     pub identity: Option<crate::config::Identity>,
 }

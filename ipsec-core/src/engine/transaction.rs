@@ -82,8 +82,9 @@ pub(crate) struct ConfigStage {
     pub cfg: CfgState,
     /// XAuth attempts the peer has had (server).
     pub tries: u32,
-    /// The authenticated user (server: XAuth user name).
-    pub user: Option<String>,
+    /// The authenticated user (server: XAuth user name), shared with the session and the
+    /// user index.
+    pub user: Option<std::sync::Arc<str>>,
     /// The peer's virtual address (server: assigned) or ours (client: received).
     pub address: Option<IpAddr>,
     /// Server: the address the XAuth verdict grants the user, if any.
@@ -298,6 +299,8 @@ impl Engine {
                         expires: now + self.options.exchange_lifetime(),
                     },
                 );
+                // Retransmissions are recognised by their digest: the chain is done with.
+                e.sa.iv.forget(mid);
                 Ok(Received::Answer(kind, attrs))
             }
             None => Ok(Received::Request(attrs, d)),
@@ -371,6 +374,8 @@ impl Engine {
                     expires: now + self.options.exchange_lifetime(),
                 },
             );
+            // A retransmitted request gets the stored reply, not a new encryption.
+            e.sa.iv.forget(mid);
             self.send(sa.local, sa.remote, message);
         }
         self.ike.insert(id, sa);

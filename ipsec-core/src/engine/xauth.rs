@@ -18,6 +18,7 @@
 //! authenticated ([`Reject::XauthPending`]).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::crypto::{Secret, ct_eq};
@@ -124,7 +125,7 @@ impl Engine {
                 return;
             };
             e.stage.xauth = XauthState::Verifying(n);
-            e.stage.user = Some(user.clone());
+            e.stage.user = Some(Arc::from(user.as_str()));
             if let Some(peer) = peer {
                 self.events.push_back(Event::XauthVerify {
                     request: XauthRequest(n),
@@ -141,7 +142,7 @@ impl Engine {
             .as_ref()
             .is_some_and(|u| ct_eq(u.password.as_bytes(), password.as_bytes()));
         if let Some(stage) = self.stage_mut(id) {
-            stage.user = Some(user);
+            stage.user = Some(Arc::from(user));
         }
         self.xauth_decide(
             now,
@@ -171,12 +172,14 @@ impl Engine {
             stage.granted = verdict.address;
             stage.granted_prefix = verdict.prefix_len;
             stage.routes = verdict.routes;
-            let user = stage.user.clone().unwrap_or_default();
+            let user = stage.user.clone().unwrap_or_else(|| Arc::from(""));
             self.stats.xauth_succeeded += 1;
             if let Some(peer) = peer {
                 self.replace_sessions_of(now, peer, &user);
-                self.events
-                    .push_back(Event::UserAuthenticated { peer, user });
+                self.events.push_back(Event::UserAuthenticated {
+                    peer,
+                    user: user.to_string(),
+                });
             }
             self.xauth_status(now, id, true);
             if self.pushes_mode_config(id) {
@@ -200,7 +203,7 @@ impl Engine {
     /// user who logs in again, typically from a new address after changing networks, has
     /// the old session's SAs removed at once, and keeps its address (the lease follows the
     /// user).
-    fn replace_sessions_of(&mut self, now: Instant, peer: PeerId, user: &str) {
+    fn replace_sessions_of(&mut self, now: Instant, peer: PeerId, user: &Arc<str>) {
         let Some(name) = self.peers.get(&peer).map(|s| s.name.clone()) else {
             return;
         };
@@ -208,7 +211,7 @@ impl Engine {
         // with 100,000 road warriors); it is a superset, so each candidate is checked.
         let mut stale: Vec<PeerId> = self
             .sessions_by_user
-            .get(user)
+            .get(&**user)
             .into_iter()
             .flatten()
             .copied()
@@ -217,13 +220,13 @@ impl Engine {
                     && self
                         .peers
                         .get(id)
-                        .is_some_and(|s| s.name == name && s.user.as_deref() == Some(user))
+                        .is_some_and(|s| s.name == name && s.user.as_deref() == Some(&**user))
             })
             .collect();
         stale.sort_unstable();
         stale.dedup();
         if let Some(s) = self.peers.get_mut(&peer) {
-            s.user = Some(user.to_owned());
+            s.user = Some(Arc::clone(user));
             self.index_user(peer, user);
         }
         for old in stale {

@@ -188,6 +188,10 @@ impl IvChain {
     /// Drops the chain of a finished exchange. (Phase 1, message ID 0, is never dropped.)
     pub fn forget(&mut self, message_id: u32) {
         self.exchanges.retain(|s| s.message_id != message_id);
+        if self.exchanges.is_empty() {
+            // Held SAs are mostly idle: no room kept for exchanges that may never come.
+            self.exchanges = Vec::new();
+        }
     }
 
     fn state(&mut self, message_id: u32) -> &mut IvState {
