@@ -78,7 +78,7 @@ mod tests {
 
     fn done(tag: u8) -> Exchange {
         Exchange::Done {
-            answers: [tag; 32],
+            answers: [tag; 16],
             reply: None,
             expires: std::time::Instant::now(),
         }

@@ -28,12 +28,16 @@ pub enum Role {
 }
 
 /// SHA-256 of a received message: what retransmission detection compares.
-pub(crate) type Digest = [u8; 32];
+///
+/// Truncated to 128 bits: it only tells a retransmission from another message (a collision
+/// an attacker could aim for would earn them a reply they could have replayed anyway), and
+/// every finished exchange of every held tunnel keeps one for a minute.
+pub(crate) type Digest = [u8; 16];
 
 pub(crate) fn digest(bytes: &[u8]) -> Digest {
     let d = ring::digest::digest(&ring::digest::SHA256, bytes);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&d.as_ref()[..16]);
     out
 }
 
@@ -112,7 +116,7 @@ pub(crate) enum Exchange {
         request: Box<ChildRequest>,
         flight: Box<Flight>,
         /// How to take the inbound SA back should QM3 never come.
-        inbound: Option<super::event::DeleteSa>,
+        inbound: Option<Box<super::event::DeleteSa>>,
     },
     /// A transaction exchange we started (XAuth or mode-config), waiting for its answer.
     Transaction {
@@ -123,7 +127,7 @@ pub(crate) enum Exchange {
     /// A finished exchange, kept until `expires` to recognise (and answer) retransmissions.
     Done {
         answers: Digest,
-        reply: Option<Vec<u8>>,
+        reply: Option<Box<[u8]>>,
         expires: Instant,
     },
 }

@@ -355,7 +355,7 @@ impl Engine {
                         mid,
                         Exchange::Done {
                             answers: d,
-                            reply: Some(qm3),
+                            reply: Some(qm3.into_boxed_slice()),
                             expires: now + self.options.exchange_lifetime(),
                         },
                     );
@@ -603,7 +603,7 @@ impl Engine {
                         qm: Box::new(qm),
                         request: Box::new(request),
                         flight: Box::new(Flight::waiting(message, Some(d), now, &self.options)),
-                        inbound,
+                        inbound: inbound.map(Box::new),
                     },
                 );
                 if self.follows(nat_t, (local, remote), (sa_local, sa_remote)) {
@@ -777,10 +777,10 @@ impl Engine {
     }
 
     /// Removes an inbound SA installed at QM2 whose quick mode did not complete.
-    pub(super) fn take_back(&mut self, inbound: Option<DeleteSa>) {
+    pub(super) fn take_back(&mut self, inbound: Option<Box<DeleteSa>>) {
         if let Some(d) = inbound {
             self.stats.sas_deleted += 1;
-            self.events.push_back(Event::DeleteSa(d));
+            self.events.push_back(Event::DeleteSa(*d));
         }
     }
 

@@ -370,7 +370,7 @@ impl Engine {
                 mid,
                 Exchange::Done {
                     answers,
-                    reply: Some(message.clone()),
+                    reply: Some(message.as_slice().into()),
                     expires: now + self.options.exchange_lifetime(),
                 },
             );
