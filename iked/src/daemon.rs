@@ -409,28 +409,25 @@ impl Daemon {
     /// peer detection does not probe busy tunnels (their counters, from the kernel or the
     /// userspace dataplane).
     async fn esp_liveness(&mut self) {
-        let Ok(rows) = self.dataplane.list_sas(&*self.driver).await else {
+        let Ok(counts) = self.dataplane.counters(&*self.driver).await else {
             return;
         };
-        let mut seen = HashMap::with_capacity(rows.len());
+        let mut seen = HashMap::with_capacity(counts.len() / 2);
         let mut alive = Vec::new();
-        for r in rows.iter().filter(|r| r.direction == "in") {
-            let Ok(spi) = u32::from_str_radix(r.spi.trim_start_matches("0x"), 16) else {
-                continue;
-            };
+        for c in counts.iter().filter(|c| c.inbound) {
             if self
                 .inbound_packets
-                .get(&spi)
-                .is_some_and(|before| r.current_packets > *before)
+                .get(&c.spi)
+                .is_some_and(|before| c.packets > *before)
             {
-                alive.push(spi);
+                alive.push(c.spi);
             }
-            seen.insert(spi, r.current_packets);
+            seen.insert(c.spi, c.packets);
         }
         self.inbound_packets = seen;
         self.driver.esp_received(Instant::now(), &alive);
         if let Some(aaa) = &mut self.aaa {
-            aaa.counters(Instant::now(), &sa_counters(&rows));
+            aaa.counters(Instant::now(), &octets(&counts));
         }
     }
 
@@ -607,10 +604,10 @@ impl Daemon {
         if !self.aaa.as_ref().is_some_and(|a| a.tracks(spi)) {
             return;
         }
-        if let Ok(rows) = self.dataplane.list_sas(&*self.driver).await
+        if let Ok(Some(c)) = self.dataplane.counters_of(&*self.driver, spi).await
             && let Some(aaa) = &mut self.aaa
         {
-            aaa.counters(Instant::now(), &sa_counters(&rows));
+            aaa.counters(Instant::now(), &octets(&[c]));
         }
         if let Some(aaa) = &mut self.aaa {
             aaa.sa_deleted(spi);
@@ -621,10 +618,10 @@ impl Daemon {
     async fn aaa_timeout(&mut self) {
         let now = Instant::now();
         if self.aaa.as_ref().is_some_and(|a| a.interim_due(now))
-            && let Ok(rows) = self.dataplane.list_sas(&*self.driver).await
+            && let Ok(counts) = self.dataplane.counters(&*self.driver).await
             && let Some(aaa) = &mut self.aaa
         {
-            aaa.counters(now, &sa_counters(&rows));
+            aaa.counters(now, &octets(&counts));
         }
         if let Some(aaa) = &mut self.aaa {
             aaa.handle_timeout(Instant::now());
@@ -1003,12 +1000,7 @@ async fn read_monitor(mut monitor: xfrm::Monitor, tx: mpsc::Sender<xfrm::Event>)
     }
 }
 
-/// The SA rows' counters as accounting takes them: (SPI, octets, packets).
-fn sa_counters(rows: &[crate::control::SaRow]) -> Vec<(u32, u64, u64)> {
-    rows.iter()
-        .filter_map(|r| {
-            let spi = u32::from_str_radix(r.spi.trim_start_matches("0x"), 16).ok()?;
-            Some((spi, r.current_bytes, r.current_packets))
-        })
-        .collect()
+/// The counters as accounting takes them: (SPI, octets, packets).
+fn octets(counts: &[userspace::SaCount]) -> Vec<(u32, u64, u64)> {
+    counts.iter().map(|c| (c.spi, c.bytes, c.packets)).collect()
 }

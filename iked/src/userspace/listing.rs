@@ -12,6 +12,16 @@ use crate::control::{PolicyRow, SaRow};
 use crate::driver::IkeDriver;
 
 impl Userspace {
+    /// Every SA's counters (`Dataplane::counters`).
+    pub fn counters(&self) -> Vec<super::SaCount> {
+        self.sas.values().map(|m| count(m)).collect()
+    }
+
+    /// One SA's counters.
+    pub fn counters_of(&self, spi: u32) -> Option<super::SaCount> {
+        self.sas.get(&spi).map(|m| count(m))
+    }
+
     /// The SAs, as `iked sas` shows them.
     pub fn list_sas(&self, driver: &dyn IkeDriver) -> Vec<SaRow> {
         let states = driver.sa_states();
@@ -166,5 +176,14 @@ impl Userspace {
             }
         }
         rows
+    }
+}
+
+fn count(m: &super::SaMeta) -> super::SaCount {
+    super::SaCount {
+        spi: m.sa.spi,
+        inbound: m.sa.inbound,
+        bytes: m.counters.bytes.load(Relaxed),
+        packets: m.counters.packets.load(Relaxed),
     }
 }

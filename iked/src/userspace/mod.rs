@@ -62,7 +62,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tun_rs::SyncDevice;
 use xfrm::{Owner, Prefix};
 
-pub use dataplane::{Dataplane, DataplaneError, probe_kernel_esp};
+pub use dataplane::{Dataplane, DataplaneError, SaCount, probe_kernel_esp};
 
 use crate::driver::{SaDelete, SaInstall};
 use crate::kernel::{Kernel, PolicyChanges};
