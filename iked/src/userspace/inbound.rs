@@ -102,8 +102,9 @@ pub struct Worker {
     events: UnboundedSender<DpEvent>,
     totals: Arc<Totals>,
     ike: IkeSink,
-    /// Boxed: an SA is about 1 KB (mostly its cipher's key schedule), and a table of them
-    /// inline would also pay that for every empty slot (up to half of them).
+    /// Boxed: an SA is about 350 bytes (its keys are expanded only while it carries
+    /// traffic), and a table of them inline would also pay that for every empty slot (up
+    /// to half of them).
     sas: HashMap<u32, Box<InSa>>,
     /// Decrypted payload, and the rebuilt transport-mode packet.
     plain: Vec<u8>,

@@ -134,8 +134,9 @@ pub struct Worker {
     events: UnboundedSender<DpEvent>,
     totals: Arc<Totals>,
     spd: Arc<Spd>,
-    /// Boxed: an SA is about 1 KB (mostly its cipher's key schedule), and a table of them
-    /// inline would also pay that for every empty slot (up to half of them).
+    /// Boxed: an SA is about 350 bytes (its keys are expanded only while it carries
+    /// traffic), and a table of them inline would also pay that for every empty slot (up
+    /// to half of them).
     sas: HashMap<u32, Box<OutSa>>,
     /// Each policy's SAs (more than one during a rekey): a delete finds the policy's other
     /// SA here, not by scanning every SA (a quarter of iked's CPU while 100 000 road

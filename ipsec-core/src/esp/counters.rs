@@ -8,7 +8,8 @@ use super::EspError;
 /// authenticated (dummy packets included). `bytes` counts the protected payload (the whole
 /// inner packet in tunnel mode, the upper-layer payload in transport mode), which is also
 /// what the byte lifetimes count, as Linux XFRM does. Every other field counts one kind of
-/// [`EspError`].
+/// [`EspError`]; those saturate at `u32::MAX` (every SA of a concentrator carries a set,
+/// and 32 bits each instead of 64 are 50 bytes per SA).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Counters {
     /// Packets delivered.
@@ -16,32 +17,32 @@ pub struct Counters {
     /// Payload bytes delivered.
     pub bytes: u64,
     /// Dummy packets received and dropped (Next Header 59, RFC 4303 §2.6), or sent.
-    pub dummy: u64,
+    pub dummy: u32,
     /// [`EspError::Truncated`].
-    pub truncated: u64,
+    pub truncated: u32,
     /// [`EspError::BadLength`].
-    pub bad_length: u64,
+    pub bad_length: u32,
     /// [`EspError::WrongSpi`].
-    pub wrong_spi: u64,
+    pub wrong_spi: u32,
     /// [`EspError::Replay`].
-    pub replay: u64,
+    pub replay: u32,
     /// [`EspError::OutsideWindow`].
-    pub outside_window: u64,
+    pub outside_window: u32,
     /// [`EspError::Authentication`].
-    pub authentication: u64,
+    pub authentication: u32,
     /// [`EspError::Padding`].
-    pub padding: u64,
+    pub padding: u32,
     /// [`EspError::BadNextHeader`].
-    pub bad_next_header: u64,
+    pub bad_next_header: u32,
     /// [`EspError::BadInnerPacket`].
-    pub bad_inner_packet: u64,
+    pub bad_inner_packet: u32,
     /// [`EspError::InvalidPacket`], [`EspError::UnsupportedExtensionHeader`] and
     /// [`EspError::Fragment`]: packets handed to `encapsulate` that it cannot protect.
-    pub invalid_packet: u64,
+    pub invalid_packet: u32,
     /// [`EspError::SequenceExhausted`].
-    pub sequence_exhausted: u64,
+    pub sequence_exhausted: u32,
     /// [`EspError::Expired`].
-    pub expired: u64,
+    pub expired: u32,
 }
 
 impl Counters {
@@ -91,6 +92,6 @@ impl Counters {
             self.expired,
         ]
         .iter()
-        .fold(0u64, |a, b| a.saturating_add(*b))
+        .fold(0u64, |a, b| a.saturating_add(u64::from(*b)))
     }
 }
