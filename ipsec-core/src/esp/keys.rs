@@ -247,8 +247,8 @@ fn cbc_decrypt<C: BlockCipherDecrypt + Clone>(cipher: &C, iv: &[u8], buf: &mut [
 }
 
 /// The protection of one direction: what encapsulation or decapsulation runs per packet.
-// One per SA, built once and never moved on the hot path: the size difference between the
-// variants costs nothing, a box would cost an indirection per packet.
+// Boxed whole by `Keyed` while expanded: the size difference between the variants costs
+// nothing there, and boxing a variant would add a second indirection per packet.
 #[allow(clippy::large_enum_variant)]
 pub(super) enum Protection<C> {
     /// AES-GCM (RFC 4106): encryption and ICV in one.
