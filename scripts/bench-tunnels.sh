@@ -86,25 +86,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+. scripts/lib/tunnel-netns.sh
 setup() {
     teardown
     # Fresh names each time: re-adding a name just deleted can race with its unmount.
     K=$((K + 1))
     NG=tb-$$-g$K
     NS=tb-$$-s$K
-    ip netns add $NG
-    ip netns add $NS
-    ip -n $NG link add eth0 type veth peer name eth0 netns $NS
-    ip -n $NG addr add 198.18.0.1/24 dev eth0
-    ip -n $NS addr add 198.18.0.2/24 dev eth0
-    for ns in $NG $NS; do
-        ip -n $ns link set lo up
-        ip -n $ns link set eth0 up
-    done
-    # AnyIP: the generator owns every client address without adding 100,000 of them.
-    ip -n $NG route add local 100.80.0.0/13 dev lo
-    ip -n $NS route add 100.80.0.0/13 via 198.18.0.1
-    ip -n $NS addr add 203.0.113.1/32 dev lo
+    make_tunnel_netns $NG $NS
     # A neighbour table big enough for the server's replies (one entry, the generator).
     ip netns exec $NS sysctl -qw net.core.rmem_max=16777216 >/dev/null 2>&1 || true
 }

@@ -54,18 +54,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns add $NG
-ip netns add $NS
-ip -n $NG link add eth0 type veth peer name eth0 netns $NS
-ip -n $NG addr add 198.18.0.1/24 dev eth0
-ip -n $NS addr add 198.18.0.2/24 dev eth0
-for ns in $NG $NS; do
-    ip -n $ns link set lo up
-    ip -n $ns link set eth0 up
-done
-ip -n $NG route add local 100.80.0.0/13 dev lo
-ip -n $NS route add 100.80.0.0/13 via 198.18.0.1
-ip -n $NS addr add 203.0.113.1/32 dev lo
+. scripts/lib/tunnel-netns.sh
+make_tunnel_netns $NG $NS
 
 "$LOAD" server-config iked --clients "$CLIENTS" --dh "$DH" >"$OUT/iked.toml"
 case $PROFILE in
