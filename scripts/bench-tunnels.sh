@@ -10,8 +10,12 @@
 # cap allows, set-up latency p50/p99/max, the server's CPU seconds per 1000 tunnels (from
 # /proc/<pid>/stat), its resident memory per held tunnel ((VmRSS after - VmRSS idle) / tunnels
 # held). Then, at the first size, a run at half the measured rate for the latency goal, and
-# the DH arithmetic's own limit on one core (`ikeload dh-limit`). Prints a table (docs/
-# benchmarks.md, "Tunnel set-up").
+# the DH arithmetic's own limit on one core (`ikeload dh-limit`). Last, the floor the kernel's
+# UDP path sets: the same datagrams (count, sizes, order) answered by a responder that does
+# nothing else (`ikeload udp-echo`, one syscall per datagram, and batched with recvmmsg/
+# sendmmsg), its CPU time per tunnel on the server's core; with the DH limit it bounds what
+# any responder on these sockets can reach. Prints a table (docs/benchmarks.md, "Tunnel
+# set-up").
 #
 # Environment: SIZES (default "1000 10000"; the full run is "1000 10000 100000"), DH_GROUPS
 # (default "modp2048 ecp256"), ONLY (default "iked charon"), INFLIGHT (generator's in-flight
@@ -201,12 +205,35 @@ EOF
     teardown
 }
 
+# The UDP floor: server CPU microseconds per tunnel of `ikeload udp-echo` [--batched] on CPU 0
+# answering `ikeload udp-floor` on CPU 1 (100 000 tunnels, in-flight cap as for the daemons).
+measure_floor() { # [--batched]
+    setup
+    ip netns exec $NS taskset -c 0 "$LOAD" udp-echo "$@" >"$WORK/echo.txt" 2>&1 &
+    local pid
+    for _ in $(seq 50); do
+        pid=$(ip netns pids $NS | while read -r p; do
+            [ "$(cat /proc/"$p"/comm 2>/dev/null)" = ikeload ] && echo "$p"; done | head -1)
+        [ -n "$pid" ] && break
+        sleep 0.1
+    done
+    sleep 0.3
+    local t0 t1
+    t0=$(ticks "$pid")
+    ip netns exec $NG taskset -c 1 "$LOAD" udp-floor --tunnels 100000 --max-in-flight "$INFLIGHT" \
+        >"$WORK/floor.json" 2>&1 || { echo "udp-floor failed:" >&2; cat "$WORK/floor.json" >&2; }
+    t1=$(ticks "$pid")
+    teardown
+    python3 -c "print(round(($t1 - $t0) / $TICK / 100000 * 1e6, 1))"
+}
+
 ROWS=()
-declare -A TPS
+declare -A TPS DH_US
 for dh in $DH_GROUPS; do
-    limit=$(taskset -c 0 "$LOAD" dh-limit --dh "$dh" --seconds 2 |
-        python3 -c 'import json,sys; print(round(json.load(sys.stdin)["tunnels_per_second"]))')
-    ROWS+=("DH arithmetic limit (one core) $dh: $limit tunnels/s")
+    taskset -c 0 "$LOAD" dh-limit --dh "$dh" --seconds 2 >"$WORK/dh.json"
+    limit=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["tunnels_per_second"]))' "$WORK/dh.json")
+    DH_US[$dh]=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["us_per_tunnel"])' "$WORK/dh.json")
+    ROWS+=("DH arithmetic limit (one core) $dh: $limit tunnels/s (${DH_US[$dh]} us per tunnel)")
     for daemon in $ONLY; do
         for n in $SIZES; do
             echo "==> $daemon $dh $n clients, as fast as possible" >&2
@@ -227,6 +254,17 @@ for dh in $DH_GROUPS; do
             "$daemon" "$dh" "$n@$half/s" "$tps" "$p50" "$p99" "$max" "$cpu" "$per" "$held" "$fails")")
         echo "${ROWS[-1]}" >&2
     done
+done
+
+echo "==> UDP floor (udp-echo, one syscall per datagram, then batched)" >&2
+floor=$(measure_floor)
+floor_b=$(measure_floor --batched)
+ROWS+=("UDP floor (kernel, server core): $floor us per tunnel; batched (recvmmsg/sendmmsg): $floor_b us")
+for dh in $DH_GROUPS; do
+    ROWS+=("$(python3 -c "
+f, d = $floor_b, ${DH_US[$dh]}
+print(f'Ceiling $dh, DH + batched UDP floor and nothing else: {1e6 / (f + d):.0f} tunnels/s '
+      f'= {100 * d / (f + d):.0f} % of the DH limit')")")
 done
 
 echo

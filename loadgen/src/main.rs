@@ -13,11 +13,12 @@
 
 mod fleet;
 mod flood;
+mod floor;
 mod net;
 mod profile;
 mod report;
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -56,6 +57,34 @@ enum Command {
         /// How long to measure.
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
+    },
+    /// Answer `udp-floor`'s datagrams and nothing else (the responder half of the UDP floor).
+    UdpEcho {
+        /// The port to answer on.
+        #[arg(long, default_value_t = 500)]
+        port: u16,
+        /// Read and answer with recvmmsg/sendmmsg, up to 64 datagrams per call.
+        #[arg(long)]
+        batched: bool,
+    },
+    /// Send the datagrams of road-warrior set-ups to `udp-echo`, as `run` would to a
+    /// concentrator: the floor the kernel's UDP path sets (the echo's CPU time per tunnel).
+    UdpFloor {
+        /// Where `udp-echo` listens.
+        #[arg(long, default_value = "198.18.0.2")]
+        server: Ipv4Addr,
+        /// How many tunnels.
+        #[arg(long, default_value_t = 100_000)]
+        tunnels: u32,
+        /// The first tunnel's source address (the namespace must route the range to itself).
+        #[arg(long, default_value = "100.80.0.1")]
+        first_address: Ipv4Addr,
+        /// Most tunnels in progress at once.
+        #[arg(long, default_value_t = 256)]
+        max_in_flight: u32,
+        /// Seconds the run may last at most.
+        #[arg(long, default_value_t = 120)]
+        limit: u64,
     },
 }
 
@@ -172,6 +201,20 @@ fn main() -> ExitCode {
         }
         Command::Run(args) => run(args),
         Command::DhLimit { dh, seconds } => dh_limit(dh, seconds),
+        Command::UdpEcho { port, batched } => floor::echo(port, batched),
+        Command::UdpFloor {
+            server,
+            tunnels,
+            first_address,
+            max_in_flight,
+            limit,
+        } => floor::run(&floor::Options {
+            server: SocketAddr::from((server, 500)),
+            tunnels,
+            first_address,
+            max_in_flight: max_in_flight.max(1),
+            limit: Duration::from_secs(limit),
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
