@@ -51,6 +51,7 @@ pub mod spd;
 mod tun_io;
 pub mod virtual_ip;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -555,8 +556,9 @@ impl Userspace {
 
     /// Hands one direction of an SA to its worker.
     pub async fn install_sa(&mut self, sa: &SaInstall) -> Result<(), String> {
-        let (sa, alias_of, alias) = self.with_alias(sa);
-        let sa = &sa;
+        let (sa, held) = self.with_alias(sa);
+        let sa = &*sa;
+        let alias = held.as_ref().map(|h| h.alias);
         let entry = self.entry_for(sa).await?;
         let counters = Arc::new(SaCounters::default());
         if sa.inbound {
@@ -597,9 +599,7 @@ impl Userspace {
             Box::new(SaMeta {
                 sa: Listed::of(sa),
                 entry,
-                alias: alias_of
-                    .zip(alias)
-                    .map(|(of, alias)| Box::new(AliasHeld { of, alias })),
+                alias: held.map(Box::new),
                 counters,
                 added: u32::try_from(unix_now()).unwrap_or(u32::MAX),
             }),
@@ -612,25 +612,31 @@ impl Userspace {
 
     /// A transport-mode SA through a NAT with `transport-nat-aliases` set: the client's alias
     /// ([`alias`]) replaces the NAT's address as the peer's side of its selector. Returns the
-    /// SA as the dataplane serves it, the NAT mapping the alias belongs to, and the alias.
-    fn with_alias(&mut self, sa: &SaInstall) -> (SaInstall, Option<(IpAddr, u16)>, Option<IpAddr>) {
-        let mut sa = sa.clone();
+    /// SA as the dataplane serves it (copied only when its selector changes) and the alias
+    /// it holds, with the NAT mapping that alias belongs to.
+    fn with_alias<'a>(&mut self, sa: &'a SaInstall) -> (Cow<'a, SaInstall>, Option<AliasHeld>) {
         let peer = if sa.inbound { sa.src } else { sa.dst };
         let Some((_, port)) = sa.encap.filter(|_| !sa.tunnel) else {
-            return (sa, None, None);
+            return (Cow::Borrowed(sa), None);
         };
         let Some(alias) = self.aliases.acquire(peer, port) else {
-            return (sa, None, None);
+            return (Cow::Borrowed(sa), None);
         };
+        let mut sa = Cow::Borrowed(sa);
         let host = |a: IpAddr| Prefix::new(a, if a.is_ipv4() { 32 } else { 128 }).ok();
-        if let Some(sel) = sa.selector.as_mut()
+        if let Some(sel) = sa.selector.as_ref()
             && host(peer) == Some(sel.remote)
             && let Some(h) = host(alias)
+            && let Some(sel) = sa.to_mut().selector.as_mut()
         {
             sel.remote = h;
         }
         tracing::debug!("SA 0x{:08x}: peer {peer}:{port} appears as {alias}", sa.spi);
-        (sa, Some((peer, port)), Some(alias))
+        let held = AliasHeld {
+            of: (peer, port),
+            alias,
+        };
+        (sa, Some(held))
     }
 
     fn release_alias(&mut self, held: Option<Box<AliasHeld>>) {
@@ -639,7 +645,6 @@ impl Userspace {
         }
     }
 
-    /// Removes one direction of an SA; whether it was there.
     /// Moves an SA to the peer's new NAT mapping (the outbound worker sends there from the
     /// next packet on; inbound SAs take ESP from anywhere, only the listing changes).
     pub fn move_sa(&mut self, m: &crate::driver::SaMove) -> bool {
@@ -660,6 +665,7 @@ impl Userspace {
         true
     }
 
+    /// Removes one direction of an SA; whether it was there.
     pub async fn delete_sa(&mut self, d: &SaDelete) -> Result<bool, String> {
         let Some(meta) = self.sas.remove(&d.spi) else {
             return Ok(false);
