@@ -77,8 +77,14 @@ pub struct Options {
 /// Plays the tunnels; prints a JSON line: tunnels done, seconds, tunnels per second,
 /// resends (a step unanswered for 1 s is sent again).
 pub fn run(o: &Options) -> Result<(), String> {
-    let socket = AnySocket::bind(500).map_err(|e| format!("bind 500: {e}"))?;
     let first = u32::from(o.first_address);
+    if first.checked_add(o.tunnels).is_none() {
+        return Err(format!(
+            "{} tunnels from {} run past 255.255.255.255",
+            o.tunnels, o.first_address
+        ));
+    }
+    let socket = AnySocket::bind(500).map_err(|e| format!("bind 500: {e}"))?;
     // Per tunnel: the step it waits on (STEPS.len() when done) and when it sent it.
     let mut step = vec![0u8; o.tunnels as usize];
     let mut sent_at = vec![None::<Instant>; o.tunnels as usize];
