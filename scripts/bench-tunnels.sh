@@ -103,6 +103,17 @@ setup() {
 }
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The pid of the process named $1 in the server namespace (waits up to 5 s for it): the
+# servers are started through `ip netns exec` and taskset, whose pid is not theirs.
+pid_of() {
+    local p
+    for _ in $(seq 50); do
+        p=$(ip netns pids $NS | while read -r q; do
+            [ "$(cat /proc/"$q"/comm 2>/dev/null)" = "$1" ] && echo "$q"; done | head -1)
+        [ -n "$p" ] && { echo "$p"; return; }
+        sleep 0.1
+    done
+}
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
 start_iked() { # dh clients
@@ -159,14 +170,8 @@ EOF
     STRONGSWAN_CONF=$d/strongswan.conf timeout 30 swanctl --load-all --noprompt \
         --file "$d/swanctl.conf" >"$d/load.log" 2>&1 ||
         { echo "charon: swanctl --load-all failed" >&2; cat "$d/load.log" >&2; exit 1; }
-    # $SPID is `ip netns exec`'s child chain; find charon itself for /proc figures.
-    for _ in $(seq 50); do
-        local c
-        c=$(ip netns pids $NS | while read -r p; do
-            [ "$(cat /proc/"$p"/comm 2>/dev/null)" = charon ] && echo "$p"; done | head -1)
-        [ -n "$c" ] && { SPID=$c; break; }
-        sleep 0.1
-    done
+    # $SPID is `ip netns exec`'s child chain; charon itself for /proc figures.
+    SPID=$(pid_of charon)
 }
 
 # One measurement: prints "tps p50 p99 max cpu_per_1000 bytes_per_tunnel held established".
@@ -176,10 +181,7 @@ measure() { # daemon dh clients rate
         iked) start_iked "$2" "$3" ;;
         charon) start_charon "$2" ;;
     esac
-    if [ "$1" = iked ]; then
-        SPID=$(ip netns pids $NS | while read -r p; do
-            [ "$(cat /proc/"$p"/comm 2>/dev/null)" = iked ] && echo "$p"; done | head -1)
-    fi
+    [ "$1" = iked ] && SPID=$(pid_of iked)
     sleep 1
     local r0 t0 r1 t1
     r0=$(rss_kb "$SPID")
@@ -211,12 +213,7 @@ measure_floor() { # [--batched]
     setup
     ip netns exec $NS taskset -c 0 "$LOAD" udp-echo "$@" >"$WORK/echo.txt" 2>&1 &
     local pid
-    for _ in $(seq 50); do
-        pid=$(ip netns pids $NS | while read -r p; do
-            [ "$(cat /proc/"$p"/comm 2>/dev/null)" = ikeload ] && echo "$p"; done | head -1)
-        [ -n "$pid" ] && break
-        sleep 0.1
-    done
+    pid=$(pid_of ikeload)
     sleep 0.3
     local t0 t1
     t0=$(ticks "$pid")

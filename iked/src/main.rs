@@ -28,6 +28,12 @@ mod userspace;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
+
+use cli::{Cli, ClientArgs, Command};
+
+use control::Request;
+
 /// mimalloc instead of glibc's malloc: a concentrator holds a few dozen small records per
 /// tunnel, allocated between the short-lived buffers of thousands of concurrent set-ups.
 /// glibc's per-chunk headers and the holes those buffers leave cost 1.3 KB per tunnel at
@@ -36,11 +42,6 @@ use std::time::Duration;
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-use clap::Parser;
-
-use cli::{Cli, ClientArgs, Command};
-use control::Request;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -237,13 +237,7 @@ fn echo_batched(socket: &AnySocket) -> Result<(), String> {
                     .collect();
                 let addrs: Vec<Option<SockaddrStorage>> =
                     answers[i..j].iter().map(|a| a.1).collect();
-                let info = libc::in_pktinfo {
-                    ipi_ifindex: 0,
-                    ipi_spec_dst: libc::in_addr {
-                        s_addr: u32::from(from).to_be(),
-                    },
-                    ipi_addr: libc::in_addr { s_addr: 0 },
-                };
+                let info = crate::net::pktinfo(from);
                 let c = [ControlMessage::Ipv4PacketInfo(&info)];
                 match sendmmsg(fd, &mut sending, &slices, &addrs, c, MsgFlags::MSG_DONTWAIT) {
                     Ok(_) | Err(nix::errno::Errno::EAGAIN) => {}

@@ -79,13 +79,7 @@ impl AnySocket {
         let SocketAddr::V4(remote) = remote else {
             return Err(io::Error::other("IPv6 is not supported by the generator"));
         };
-        let info = libc::in_pktinfo {
-            ipi_ifindex: 0,
-            ipi_spec_dst: libc::in_addr {
-                s_addr: u32::from(src).to_be(),
-            },
-            ipi_addr: libc::in_addr { s_addr: 0 },
-        };
+        let info = pktinfo(src);
         let iov = [IoSlice::new(payload)];
         match socket::sendmsg(
             self.socket.as_raw_fd(),
@@ -97,5 +91,16 @@ impl AnySocket {
             Ok(_) | Err(nix::errno::Errno::EAGAIN) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// The `IP_PKTINFO` that sends from `src`.
+pub fn pktinfo(src: Ipv4Addr) -> libc::in_pktinfo {
+    libc::in_pktinfo {
+        ipi_ifindex: 0,
+        ipi_spec_dst: libc::in_addr {
+            s_addr: u32::from(src).to_be(),
+        },
+        ipi_addr: libc::in_addr { s_addr: 0 },
     }
 }
